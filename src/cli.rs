@@ -1,0 +1,92 @@
+//! The command line: every argument of every command, with its help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use dunning::dates::{self, Day};
+use dunning::ledger::{DEFAULT_HORIZON_DAYS, DEFAULT_TOLERANCE};
+
+/// dunning: score borrowers' repayment and assign collection treatments, nightly.
+#[derive(Debug, Parser)]
+#[command(name = "dunning", version, about, long_about = None)]
+pub struct Cli {
+    /// Only print warnings and errors.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a synthetic ledger with known repayment probabilities (for tests and benchmarks).
+    Generate(GenerateArgs),
+    /// Build point-in-time features and labels, one row per borrower per as-of date.
+    Features(FeaturesArgs),
+}
+
+/// Arguments of `dunning generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Number of borrowers.
+    #[arg(long, default_value_t = 5000)]
+    pub borrowers: u64,
+    /// Random seed: the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Last day of recorded payments and contacts (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_day, default_value = "2025-12-31")]
+    pub end_date: Day,
+    /// Output directory (schedule, payments, borrowers, contacts and truth .parquet).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `dunning features`.
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Installment schedule (Parquet).
+    #[arg(long)]
+    pub schedule: PathBuf,
+    /// Payments and reversals (Parquet).
+    #[arg(long)]
+    pub payments: PathBuf,
+    /// Borrower flags and attributes (Parquet, optional).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Collection contacts (Parquet, optional): adds the contact features.
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// Given labels (Parquet, optional): override the labels derived from the ledger.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// As-of date T of a snapshot (YYYY-MM-DD); repeat for several snapshots.
+    #[arg(long = "as-of", value_parser = parse_day, required = true)]
+    pub as_of: Vec<Day>,
+    /// Label horizon H in days: repaid means nothing overdue at T + H.
+    #[arg(long, default_value_t = DEFAULT_HORIZON_DAYS)]
+    pub horizon_days: i32,
+    /// An installment counts as covered when at most this amount is unpaid.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// Numeric columns of the borrowers table to add as features (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub attributes: Vec<String>,
+    /// Last day of data, for labels (default: the latest payment date).
+    #[arg(long, value_parser = parse_day)]
+    pub data_end: Option<Day>,
+    /// Fail instead of rejecting bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output feature table (Parquet); `<stem>.summary.json` and, when rows
+    /// were rejected, `<stem>.rejects.parquet` are written beside it.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn parse_day(s: &str) -> Result<Day, String> {
+    dates::parse(s).ok_or_else(|| format!("expected a date as YYYY-MM-DD, got {s:?}"))
+}

@@ -1,0 +1,241 @@
+//! Interning ids: borrower and loan ids of either integer or string type
+//! become dense `u32` indices, numbered in sorted id order.
+//!
+//! Numbering in sorted order (not in order of appearance) is what makes every
+//! output independent of the order of input rows.
+
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use rustc_hash::FxHashMap;
+
+use super::read::Column;
+
+/// What an id column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdType {
+    /// Integer ids (kept as Int64).
+    Int,
+    /// String ids (kept as Utf8).
+    Str,
+}
+
+impl IdType {
+    /// The type of an id column, or None for a non-id column.
+    pub fn of(column: &Column) -> Option<Self> {
+        match column {
+            Column::IntId(_) => Some(IdType::Int),
+            Column::StrId(_) => Some(IdType::Str),
+            _ => None,
+        }
+    }
+    /// A name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            IdType::Int => "integer",
+            IdType::Str => "string",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Keys {
+    Int(Vec<i64>, FxHashMap<i64, u32>),
+    Str(Vec<Box<str>>, FxHashMap<Box<str>, u32>),
+}
+
+/// A sorted set of distinct ids with a lookup from id to its position.
+#[derive(Debug)]
+pub struct KeyIndex {
+    keys: Keys,
+}
+
+impl KeyIndex {
+    /// The distinct non-null ids of `column` at `rows`, sorted.
+    pub fn build(column: &Column, rows: impl Iterator<Item = usize>) -> Self {
+        let keys = match column {
+            Column::StrId(a) => {
+                // Inputs are usually grouped by borrower: skipping runs of the
+                // same id first makes the sort small.
+                let mut v: Vec<&str> = Vec::new();
+                for s in rows.filter(|&r| a.is_valid(r)).map(|r| a.value(r)) {
+                    if v.last() != Some(&s) {
+                        v.push(s);
+                    }
+                }
+                v.sort_unstable();
+                v.dedup();
+                let sorted: Vec<Box<str>> = v.into_iter().map(Box::from).collect();
+                let map = sorted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (k.clone(), i as u32))
+                    .collect();
+                Keys::Str(sorted, map)
+            }
+            Column::IntId(a) => {
+                let mut v: Vec<i64> = Vec::new();
+                for k in rows.filter(|&r| a.is_valid(r)).map(|r| a.value(r)) {
+                    if v.last() != Some(&k) {
+                        v.push(k);
+                    }
+                }
+                v.sort_unstable();
+                v.dedup();
+                let map = v.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
+                Keys::Int(v, map)
+            }
+            // Only id columns reach here (the contract types them).
+            _ => Keys::Int(Vec::new(), FxHashMap::default()),
+        };
+        Self { keys }
+    }
+
+    /// Number of distinct ids.
+    pub fn len(&self) -> usize {
+        match &self.keys {
+            Keys::Int(v, _) => v.len(),
+            Keys::Str(v, _) => v.len(),
+        }
+    }
+
+    /// True when there are no ids.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The id type.
+    pub fn id_type(&self) -> IdType {
+        match &self.keys {
+            Keys::Int(..) => IdType::Int,
+            Keys::Str(..) => IdType::Str,
+        }
+    }
+
+    /// The index of the id at `row` of `column` (None when null or unknown).
+    /// `column` must have this index's id type.
+    pub fn lookup(&self, column: &Column, row: usize) -> Option<u32> {
+        match (&self.keys, column) {
+            (Keys::Int(_, m), Column::IntId(a)) => {
+                a.is_valid(row).then(|| m.get(&a.value(row)).copied())?
+            }
+            (Keys::Str(_, m), Column::StrId(a)) => {
+                a.is_valid(row).then(|| m.get(a.value(row)).copied())?
+            }
+            _ => None,
+        }
+    }
+
+    /// A lookup for `column` that remembers the last id it resolved, which
+    /// makes the common case of rows grouped by id a comparison, not a hash.
+    pub fn cached<'a>(&'a self, column: &'a Column) -> CachedLookup<'a> {
+        CachedLookup {
+            index: self,
+            column,
+            last: None,
+        }
+    }
+
+    /// The ids at `indices`, as an Arrow array of the id type.
+    pub fn take(&self, indices: &[u32]) -> ArrayRef {
+        match &self.keys {
+            Keys::Int(v, _) => Arc::new(Int64Array::from_iter_values(
+                indices.iter().map(|&i| v[i as usize]),
+            )),
+            Keys::Str(v, _) => Arc::new(StringArray::from_iter_values(
+                indices.iter().map(|&i| &*v[i as usize]),
+            )),
+        }
+    }
+
+    /// The id at `index`, for messages.
+    pub fn display(&self, index: u32) -> String {
+        match &self.keys {
+            Keys::Int(v, _) => v[index as usize].to_string(),
+            Keys::Str(v, _) => v[index as usize].to_string(),
+        }
+    }
+}
+
+/// See [`KeyIndex::cached`].
+pub struct CachedLookup<'a> {
+    index: &'a KeyIndex,
+    column: &'a Column,
+    last: Option<(usize, Option<u32>)>,
+}
+
+impl CachedLookup<'_> {
+    /// The index of the id at `row` (None when null or unknown).
+    pub fn get(&mut self, row: usize) -> Option<u32> {
+        if let Some((prev, found)) = self.last {
+            let same = match self.column {
+                Column::IntId(a) => {
+                    a.is_valid(row) && a.is_valid(prev) && a.value(row) == a.value(prev)
+                }
+                Column::StrId(a) => {
+                    a.is_valid(row) && a.is_valid(prev) && a.value(row) == a.value(prev)
+                }
+                _ => false,
+            };
+            if same {
+                self.last = Some((row, found));
+                return found;
+            }
+        }
+        // Rows sorted by id move to the next id in sorted order: try it
+        // before hashing (a hash probe into a large map is a cache miss).
+        let next = self.last.and_then(|(_, f)| f).map(|i| i as usize + 1);
+        let guessed = next.filter(|&i| match (&self.index.keys, self.column) {
+            (Keys::Int(v, _), Column::IntId(a)) => {
+                i < v.len() && a.is_valid(row) && a.value(row) == v[i]
+            }
+            (Keys::Str(v, _), Column::StrId(a)) => {
+                i < v.len() && a.is_valid(row) && a.value(row) == &*v[i]
+            }
+            _ => false,
+        });
+        let found = match guessed {
+            Some(i) => Some(i as u32),
+            None => self.index.lookup(self.column, row),
+        };
+        self.last = Some((row, found));
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_ids_in_sorted_order() {
+        let col = Column::StrId(StringArray::from(vec![
+            Some("b"),
+            None,
+            Some("a"),
+            Some("b"),
+        ]));
+        let idx = KeyIndex::build(&col, 0..4);
+        assert_eq!(idx.len(), 2);
+        assert_eq!(idx.lookup(&col, 0), Some(1));
+        assert_eq!(idx.lookup(&col, 1), None);
+        assert_eq!(idx.lookup(&col, 2), Some(0));
+        assert_eq!(idx.display(0), "a");
+        let ints = Column::IntId(Int64Array::from(vec![30, 10, 20]));
+        let idx = KeyIndex::build(&ints, 0..3);
+        assert_eq!(idx.lookup(&ints, 0), Some(2));
+        assert_eq!(idx.id_type(), IdType::Int);
+        // A column of the other type never matches.
+        assert_eq!(idx.lookup(&col, 0), None);
+        let mut c = idx.cached(&ints);
+        assert_eq!(
+            (c.get(0), c.get(0), c.get(1), c.get(2)),
+            (Some(2), Some(2), Some(0), Some(1))
+        );
+        // Sorted input takes the next-id path; unknown ids still miss.
+        let sorted = Column::IntId(Int64Array::from(vec![10, 20, 20, 30, 40, 10]));
+        let mut c = idx.cached(&sorted);
+        let got: Vec<_> = (0..6).map(|r| c.get(r)).collect();
+        assert_eq!(got, vec![Some(0), Some(1), Some(1), Some(2), None, Some(0)]);
+    }
+}

@@ -1,0 +1,413 @@
+//! The input contract: what each input table must hold, and its validation.
+//!
+//! This module turns the user's Parquet files into a checked, typed [`Ledger`]:
+//! required columns present and of castable types (else a fatal
+//! [`ContractError`] naming the file and column), and every row either used or
+//! rejected with a reason ([`Reject`]) and counted ([`TableReport`]). The exact
+//! contract is documented in `docs/input-contract.md`.
+//!
+//! It computes no features and makes no decisions; the ledger it returns is
+//! sorted and grouped by borrower, ready for the per-borrower kernels in
+//! [`crate::ledger`].
+
+mod keys;
+pub mod read;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use keys::{IdType, KeyIndex};
+pub use validate::{
+    load, Attribute, Contact, Flags, GivenLabel, Grouped, Installment, Ledger, LoadOptions,
+    Payment, Reject, UNNAMED_LOAN,
+};
+
+use crate::dates::Day;
+
+/// Errors that stop a run before anything is written (bad input).
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The file could not be opened.
+    #[error("{}: cannot open: {source}", path.display())]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The path is a directory or another non-file.
+    #[error("{}: not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is not readable Parquet.
+    #[error("{}: not a readable Parquet file: {message}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's complaint.
+        message: String,
+    },
+    /// A required column is absent.
+    #[error("{}: the {table} table needs a column `{column}`, which the file does not have", path.display())]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The contract table.
+        table: &'static str,
+        /// The missing column.
+        column: &'static str,
+    },
+    /// A column has a type that cannot be cast without loss.
+    #[error("{}: column `{column}` has type {found}; expected {expected}", path.display())]
+    WrongType {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The type found.
+        found: String,
+        /// What the contract accepts.
+        expected: &'static str,
+    },
+    /// An id column's type differs from the schedule's borrower_id (or loan_id).
+    #[error("{}: column `{column}` holds {found} ids but the schedule's `{column}` holds {expected} ids; use one id type in every table", path.display())]
+    IdTypeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The column.
+        column: &'static str,
+        /// The type found.
+        found: &'static str,
+        /// The schedule's type.
+        expected: &'static str,
+    },
+    /// `--strict` was given and some rows were rejected.
+    #[error("{count} input row(s) rejected and --strict is set; first: {first}")]
+    Strict {
+        /// How many rows were rejected.
+        count: usize,
+        /// The first reject, described.
+        first: String,
+    },
+    /// A borrower attribute that was asked for is not a numeric column of the borrowers table.
+    #[error("{}: attribute `{column}` was asked for but is not a numeric column of the borrowers table", path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "borrowers".into()))]
+    UnknownAttribute {
+        /// The borrowers file, when one was given.
+        path: Option<PathBuf>,
+        /// The attribute asked for.
+        column: String,
+    },
+}
+
+/// Result alias for this module.
+pub type Result<T> = std::result::Result<T, ContractError>;
+
+/// How a contract column is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// borrower_id, loan_id: integer or string.
+    Id,
+    /// A calendar date (Date; Datetime truncated).
+    Date,
+    /// A point in time (Datetime; Date taken as midnight).
+    DateTime,
+    /// A money amount (float, integer or decimal).
+    Amount,
+    /// A boolean flag.
+    Flag,
+    /// A categorical string.
+    Text,
+    /// A numeric attribute.
+    Numeric,
+}
+
+/// One column of a contract table.
+#[derive(Debug)]
+pub struct ColumnSpec {
+    /// Column name.
+    pub name: &'static str,
+    /// Its type class.
+    pub kind: ColumnKind,
+    /// Whether the file must have it.
+    pub required: bool,
+}
+
+const fn col(name: &'static str, kind: ColumnKind, required: bool) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        required,
+    }
+}
+
+/// The contract of one input table.
+#[derive(Debug)]
+pub struct TableSpec {
+    /// Table name, as used in messages and the rejects file.
+    pub name: &'static str,
+    /// Its columns.
+    pub columns: &'static [ColumnSpec],
+    /// Whether other numeric columns are read too (borrower attributes).
+    pub numeric_extras: bool,
+}
+
+impl TableSpec {
+    /// The kind of contract column `name`, if it is one.
+    pub fn kind_of(&self, name: &str) -> Option<ColumnKind> {
+        self.columns.iter().find(|c| c.name == name).map(|c| c.kind)
+    }
+}
+
+use ColumnKind::*;
+
+/// One row per installment owed.
+pub static SCHEDULE: TableSpec = TableSpec {
+    name: "schedule",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("loan_id", Id, false),
+        col("due_date", Date, true),
+        col("amount_due", Amount, true),
+    ],
+    numeric_extras: false,
+};
+
+/// One row per money movement.
+pub static PAYMENTS: TableSpec = TableSpec {
+    name: "payments",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("loan_id", Id, false),
+        col("paid_date", Date, true),
+        col("amount", Amount, true),
+    ],
+    numeric_extras: false,
+};
+
+/// One row per borrower: flags and numeric attributes.
+pub static BORROWERS: TableSpec = TableSpec {
+    name: "borrowers",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("hardship", Flag, false),
+        col("dispute", Flag, false),
+        col("do_not_contact", Flag, false),
+    ],
+    numeric_extras: true,
+};
+
+/// One row per collection contact.
+pub static CONTACTS: TableSpec = TableSpec {
+    name: "contacts",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("contact_time", DateTime, true),
+        col("channel", Text, true),
+        col("outcome", Text, true),
+        col("promise_amount", Amount, false),
+        col("promise_date", Date, false),
+    ],
+    numeric_extras: false,
+};
+
+/// Given training labels, one row per borrower per as-of date.
+pub static LABELS: TableSpec = TableSpec {
+    name: "labels",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("as_of", Date, true),
+        col("repaid", Flag, true),
+    ],
+    numeric_extras: false,
+};
+
+/// The input files of one run.
+#[derive(Debug, Clone, Default)]
+pub struct InputPaths {
+    /// schedule.parquet (required).
+    pub schedule: PathBuf,
+    /// payments.parquet (required).
+    pub payments: PathBuf,
+    /// borrowers.parquet (optional).
+    pub borrowers: Option<PathBuf>,
+    /// contacts.parquet (optional).
+    pub contacts: Option<PathBuf>,
+    /// labels.parquet (optional).
+    pub labels: Option<PathBuf>,
+}
+
+impl InputPaths {
+    /// The standard file names in one directory (optional files only when present).
+    pub fn in_dir(dir: &Path) -> Self {
+        let opt = |name: &str| {
+            let p = dir.join(name);
+            p.exists().then_some(p)
+        };
+        Self {
+            schedule: dir.join("schedule.parquet"),
+            payments: dir.join("payments.parquet"),
+            borrowers: opt("borrowers.parquet"),
+            contacts: opt("contacts.parquet"),
+            labels: None,
+        }
+    }
+}
+
+/// Collection contact channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Channel {
+    /// Text message.
+    Sms,
+    /// Voice call.
+    Call,
+    /// Field visit.
+    Visit,
+    /// Letter.
+    Letter,
+    /// E-mail.
+    Email,
+    /// In-app message.
+    App,
+}
+
+impl Channel {
+    /// All channels, in contract order.
+    pub const ALL: [Channel; 6] = [
+        Self::Sms,
+        Self::Call,
+        Self::Visit,
+        Self::Letter,
+        Self::Email,
+        Self::App,
+    ];
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sms => "sms",
+            Self::Call => "call",
+            Self::Visit => "visit",
+            Self::Letter => "letter",
+            Self::Email => "email",
+            Self::App => "app",
+        }
+    }
+    /// Parses the contract's spelling (case-insensitive, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        // Exact spellings first: a jump on the bytes, no allocation.
+        let exact = Self::ALL.into_iter().find(|c| c.as_str() == s);
+        exact.or_else(|| {
+            let s = s.trim();
+            Self::ALL
+                .into_iter()
+                .find(|c| c.as_str().eq_ignore_ascii_case(s))
+        })
+    }
+}
+
+/// Outcomes of a collection contact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// Nobody answered.
+    NoAnswer,
+    /// The borrower was reached.
+    RightParty,
+    /// The borrower promised to pay.
+    PromiseToPay,
+    /// The borrower refused.
+    Refused,
+    /// The borrower paid during the contact.
+    Paid,
+    /// Somebody else was reached.
+    WrongParty,
+}
+
+impl Outcome {
+    /// All outcomes, in contract order.
+    pub const ALL: [Outcome; 6] = [
+        Self::NoAnswer,
+        Self::RightParty,
+        Self::PromiseToPay,
+        Self::Refused,
+        Self::Paid,
+        Self::WrongParty,
+    ];
+    /// The contract's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoAnswer => "no_answer",
+            Self::RightParty => "right_party",
+            Self::PromiseToPay => "promise_to_pay",
+            Self::Refused => "refused",
+            Self::Paid => "paid",
+            Self::WrongParty => "wrong_party",
+        }
+    }
+    /// Parses the contract's spelling (case-insensitive, surrounding spaces ignored).
+    pub fn parse(s: &str) -> Option<Self> {
+        let exact = Self::ALL.into_iter().find(|c| c.as_str() == s);
+        exact.or_else(|| {
+            let s = s.trim();
+            Self::ALL
+                .into_iter()
+                .find(|c| c.as_str().eq_ignore_ascii_case(s))
+        })
+    }
+    /// Whether the borrower was spoken to (a right-party contact).
+    pub fn is_right_party(self) -> bool {
+        matches!(
+            self,
+            Self::RightParty | Self::PromiseToPay | Self::Refused | Self::Paid
+        )
+    }
+}
+
+/// Earliest accepted date (1900-01-01): anything earlier is a data error.
+pub const MIN_DAY: Day = -25_567;
+/// Latest accepted date (2200-12-31).
+pub const MAX_DAY: Day = 84_370;
+
+/// Row counts of one input table: `rows_read = rows_used + rows_rejected + rows_unmatched`.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+pub struct TableReport {
+    /// Contract table name.
+    pub table: String,
+    /// The file.
+    pub file: String,
+    /// Rows in the file.
+    pub rows_read: u64,
+    /// Rows that entered the computation.
+    pub rows_used: u64,
+    /// Rows written to the rejects file.
+    pub rows_rejected: u64,
+    /// Valid rows that match nothing to compute (borrowers without any
+    /// schedule; labels for a borrower or date outside the snapshots).
+    pub rows_unmatched: u64,
+    /// Columns in the file that the contract does not use.
+    pub ignored_columns: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dates::ymd;
+
+    #[test]
+    fn date_bounds_are_the_documented_ones() {
+        assert_eq!(MIN_DAY, ymd(1900, 1, 1));
+        assert_eq!(MAX_DAY, ymd(2200, 12, 31));
+    }
+
+    #[test]
+    fn parses_channels_and_outcomes() {
+        assert_eq!(Channel::parse(" SMS "), Some(Channel::Sms));
+        assert_eq!(Channel::parse("fax"), None);
+        assert_eq!(
+            Outcome::parse("promise_to_pay"),
+            Some(Outcome::PromiseToPay)
+        );
+        assert!(Outcome::Paid.is_right_party());
+        assert!(!Outcome::WrongParty.is_right_party());
+    }
+}

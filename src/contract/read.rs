@@ -1,0 +1,410 @@
+//! Reading one input table from Parquet into typed Arrow columns.
+//!
+//! This is the only place that opens input files. It checks the file's schema
+//! against the table's contract (required columns present, types castable
+//! without loss), decodes only the contract's columns, and converts each to
+//! one canonical Arrow type. Row values are not judged here: nulls, NaN and
+//! out-of-range dates pass through to [`super::load`], which judges each row.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Array, Int64Array, Int64Builder,
+    StringArray,
+};
+use arrow::compute::{cast, concat};
+use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit, UInt64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use super::{ColumnKind, ContractError, Result, TableSpec};
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// One contract column after conversion to its canonical type.
+#[derive(Debug, Clone)]
+pub enum Column {
+    /// An integer id (any integer width becomes Int64).
+    IntId(Int64Array),
+    /// A string id (Utf8, LargeUtf8, Utf8View and dictionaries become Utf8).
+    StrId(StringArray),
+    /// Day numbers since 1970-01-01 (Date32, Date64 and timestamps truncated
+    /// to the UTC date). Kept as i64 so far-out dates can be reported, not wrapped.
+    Day(Int64Array),
+    /// Microseconds since 1970-01-01 00:00 (timestamps of any unit; dates at midnight).
+    Micros(Int64Array),
+    /// Amounts and numeric attributes as f64.
+    Float(Float64Array),
+    /// Booleans (Boolean, or integers that are all 0 or 1 or null).
+    Bool(BooleanArray),
+    /// Text.
+    Text(StringArray),
+}
+
+impl Column {
+    /// The value at `row` as an f64 column, when this is one.
+    pub fn as_float(&self) -> Option<&Float64Array> {
+        match self {
+            Column::Float(a) => Some(a),
+            _ => None,
+        }
+    }
+    /// The i64 values (days or microseconds), when this is such a column.
+    pub fn as_i64(&self) -> Option<&Int64Array> {
+        match self {
+            Column::Day(a) | Column::Micros(a) | Column::IntId(a) => Some(a),
+            _ => None,
+        }
+    }
+    /// The booleans, when this is a flag column.
+    pub fn as_bool(&self) -> Option<&BooleanArray> {
+        match self {
+            Column::Bool(a) => Some(a),
+            _ => None,
+        }
+    }
+    /// The text, when this is a text column.
+    pub fn as_text(&self) -> Option<&StringArray> {
+        match self {
+            Column::Text(a) | Column::StrId(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// An input table read from one file: its canonical columns plus the original
+/// (uncast) arrays, kept to report rejected rows with the values the user gave.
+#[derive(Debug)]
+pub struct RawTable {
+    /// Which contract table this is.
+    pub spec: &'static TableSpec,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Number of rows in the file.
+    pub rows: usize,
+    /// Contract columns present in the file, in contract order, then numeric extras.
+    pub columns: Vec<(String, Column)>,
+    /// The same columns as the file stored them.
+    pub originals: Vec<(String, ArrayRef)>,
+    /// Columns in the file that the contract does not use (ignored, listed once in the log).
+    pub ignored: Vec<String>,
+}
+
+impl RawTable {
+    /// The canonical column called `name`, if the file has it.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+}
+
+/// Opens `path` and reads the columns `spec` asks for.
+pub fn read_table(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
+    let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(ContractError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(|source| ContractError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    // The Parquet decoder is not written for hostile files and may panic on
+    // some; contain that here and report it as an unreadable file.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(file, spec)));
+    let unreadable = |message: String| ContractError::Unreadable {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (schema_fields, arrays) = match decoded {
+        Ok(Ok(v)) => v,
+        Ok(Err(Decode::Parquet(e))) => return Err(unreadable(e)),
+        Ok(Err(Decode::MissingColumn(column))) => {
+            return Err(ContractError::MissingColumn {
+                path: path.to_path_buf(),
+                table: spec.name,
+                column,
+            })
+        }
+        Err(_) => {
+            return Err(unreadable(
+                "the Parquet decoder panicked on this file".into(),
+            ))
+        }
+    };
+    let rows = arrays.first().map_or(0, |(_, a)| a.len());
+    let mut columns = Vec::with_capacity(arrays.len());
+    let mut used = Vec::with_capacity(arrays.len());
+    for (name, array) in &arrays {
+        let kind = spec.kind_of(name).unwrap_or(ColumnKind::Numeric);
+        let column = convert(array, kind).map_err(|expected| ContractError::WrongType {
+            path: path.to_path_buf(),
+            column: name.clone(),
+            found: array.data_type().to_string(),
+            expected,
+        })?;
+        columns.push((name.clone(), column));
+        used.push(name.clone());
+    }
+    let ignored = schema_fields
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !used.contains(n))
+        .collect();
+    Ok(RawTable {
+        spec,
+        path: path.to_path_buf(),
+        rows,
+        columns,
+        originals: arrays,
+        ignored,
+    })
+}
+
+enum Decode {
+    Parquet(String),
+    MissingColumn(&'static str),
+}
+
+type Decoded = (Vec<Arc<Field>>, Vec<(String, ArrayRef)>);
+
+/// Decodes the projected columns of the file into one array per column.
+fn decode(file: File, spec: &TableSpec) -> std::result::Result<Decoded, Decode> {
+    let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
+    let fields: Vec<Arc<Field>> = builder.schema().fields().iter().cloned().collect();
+    for col in spec.columns.iter().filter(|c| c.required) {
+        if !fields.iter().any(|f| f.name() == col.name) {
+            return Err(Decode::MissingColumn(col.name));
+        }
+    }
+    // Contract columns in contract order, then (for tables that take them)
+    // numeric extra columns in file order.
+    let mut wanted: Vec<usize> = spec
+        .columns
+        .iter()
+        .filter_map(|c| fields.iter().position(|f| f.name() == c.name))
+        .collect();
+    if spec.numeric_extras {
+        for (i, f) in fields.iter().enumerate() {
+            if spec.kind_of(f.name()).is_none() && is_numeric(f.data_type()) {
+                wanted.push(i);
+            }
+        }
+    }
+    let mut sorted = wanted.clone();
+    sorted.sort_unstable();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
+    let reader = builder.with_projection(mask).build().map_err(perr)?;
+    let mut batches = Vec::new();
+    for batch in reader {
+        batches.push(batch.map_err(|e| Decode::Parquet(e.to_string()))?);
+    }
+    let mut arrays = Vec::with_capacity(wanted.len());
+    for &i in &wanted {
+        let name = fields[i].name().clone();
+        let pos = sorted.binary_search(&i).expect("projected column index");
+        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(pos).as_ref()).collect();
+        let array = if parts.is_empty() {
+            arrow::array::new_empty_array(fields[i].data_type())
+        } else {
+            concat(&parts).map_err(|e| Decode::Parquet(e.to_string()))?
+        };
+        arrays.push((name, array));
+    }
+    Ok((fields, arrays))
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_integer()
+        || t.is_floating()
+        || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))
+}
+
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => is_text(v),
+        _ => false,
+    }
+}
+
+/// Converts `array` to the canonical type of `kind`; on failure returns what was expected.
+fn convert(array: &ArrayRef, kind: ColumnKind) -> std::result::Result<Column, &'static str> {
+    let t = array.data_type();
+    let utf8 = |a: &ArrayRef| -> StringArray {
+        cast(a, &DataType::Utf8)
+            .expect("text types cast to Utf8")
+            .as_string::<i32>()
+            .clone()
+    };
+    match kind {
+        ColumnKind::Id => {
+            const EXPECTED: &str = "an integer or string id";
+            if is_text(t) {
+                Ok(Column::StrId(utf8(array)))
+            } else if *t == DataType::UInt64 {
+                // Values above i64::MAX cannot be kept; they become nulls and
+                // are rejected as such, with the original value in the rejects.
+                let a = array.as_primitive::<UInt64Type>();
+                Ok(Column::IntId(
+                    a.iter()
+                        .map(|v| v.and_then(|v| i64::try_from(v).ok()))
+                        .collect(),
+                ))
+            } else if t.is_integer() {
+                let c = cast(array, &DataType::Int64).map_err(|_| EXPECTED)?;
+                Ok(Column::IntId(c.as_primitive::<Int64Type>().clone()))
+            } else {
+                Err(EXPECTED)
+            }
+        }
+        ColumnKind::Date => days(array).map(Column::Day).ok_or("a Date (or Datetime)"),
+        ColumnKind::DateTime => micros(array)
+            .map(Column::Micros)
+            .ok_or("a Datetime (or Date)"),
+        ColumnKind::Amount | ColumnKind::Numeric => {
+            if !is_numeric(t) {
+                return Err("a number (float, integer or decimal)");
+            }
+            let c = cast(array, &DataType::Float64).map_err(|_| "a number")?;
+            Ok(Column::Float(
+                c.as_primitive::<arrow::datatypes::Float64Type>().clone(),
+            ))
+        }
+        ColumnKind::Flag => flags(array)
+            .map(Column::Bool)
+            .ok_or("a Boolean (or integers 0/1)"),
+        ColumnKind::Text => {
+            if is_text(t) {
+                Ok(Column::Text(utf8(array)))
+            } else {
+                Err("a string")
+            }
+        }
+    }
+}
+
+fn unit_per_day(unit: &TimeUnit) -> i64 {
+    match unit {
+        TimeUnit::Second => 86_400,
+        TimeUnit::Millisecond => 86_400_000,
+        TimeUnit::Microsecond => MICROS_PER_DAY,
+        TimeUnit::Nanosecond => 86_400_000_000_000,
+    }
+}
+
+/// Raw i64 values of a temporal array with their units per day.
+fn temporal(array: &ArrayRef) -> Option<(Int64Array, i64)> {
+    match array.data_type() {
+        DataType::Date32 => {
+            let a = array.as_primitive::<arrow::datatypes::Date32Type>();
+            Some((a.iter().map(|v| v.map(i64::from)).collect(), 1))
+        }
+        DataType::Date64 => {
+            let a = array.as_primitive::<arrow::datatypes::Date64Type>();
+            Some((a.iter().collect(), 86_400_000))
+        }
+        DataType::Timestamp(unit, _) => {
+            let c = cast(array, &DataType::Int64).ok()?;
+            Some((c.as_primitive::<Int64Type>().clone(), unit_per_day(unit)))
+        }
+        _ => None,
+    }
+}
+
+/// Whole days since 1970-01-01 (floor), for Date32, Date64 and timestamps.
+fn days(array: &ArrayRef) -> Option<Int64Array> {
+    let (values, per_day) = temporal(array)?;
+    Some(
+        values
+            .iter()
+            .map(|v| v.map(|v| v.div_euclid(per_day)))
+            .collect(),
+    )
+}
+
+/// Microseconds since the epoch; values that overflow become i64::MIN (out of range).
+fn micros(array: &ArrayRef) -> Option<Int64Array> {
+    let (values, per_day) = temporal(array)?;
+    let mut b = Int64Builder::with_capacity(values.len());
+    for v in values.iter() {
+        b.append_option(v.map(|v| {
+            let scaled = if per_day == 1 {
+                v.checked_mul(MICROS_PER_DAY)
+            } else if per_day > MICROS_PER_DAY {
+                Some(v.div_euclid(per_day / MICROS_PER_DAY))
+            } else {
+                v.checked_mul(MICROS_PER_DAY / per_day)
+            };
+            scaled.unwrap_or(i64::MIN)
+        }));
+    }
+    Some(b.finish())
+}
+
+/// Booleans, or integers that are all 0, 1 or null.
+fn flags(array: &ArrayRef) -> Option<BooleanArray> {
+    if *array.data_type() == DataType::Boolean {
+        return Some(array.as_boolean().clone());
+    }
+    if !array.data_type().is_integer() {
+        return None;
+    }
+    let c = cast(array, &DataType::Int64).ok()?;
+    let ints = c.as_primitive::<Int64Type>();
+    let mut b = BooleanBuilder::with_capacity(ints.len());
+    for v in ints.iter() {
+        match v {
+            None => b.append_null(),
+            Some(0) => b.append_value(false),
+            Some(1) => b.append_value(true),
+            Some(_) => return None,
+        }
+    }
+    Some(b.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
+
+    #[test]
+    fn converts_dates_and_times() {
+        let ts: ArrayRef = Arc::new(TimestampMillisecondArray::from(vec![
+            Some(86_400_000 + 5),
+            Some(-1),
+            None,
+        ]));
+        let d = days(&ts).unwrap();
+        assert_eq!(d.iter().collect::<Vec<_>>(), vec![Some(1), Some(-1), None]);
+        let m = micros(&ts).unwrap();
+        assert_eq!(m.value(0), MICROS_PER_DAY + 5_000);
+        let d32: ArrayRef = Arc::new(Date32Array::from(vec![10]));
+        assert_eq!(micros(&d32).unwrap().value(0), 10 * MICROS_PER_DAY);
+    }
+
+    #[test]
+    fn flags_accept_zero_one_only() {
+        let ok: ArrayRef = Arc::new(Int32Array::from(vec![Some(0), Some(1), None]));
+        let f = flags(&ok).unwrap();
+        assert!(!f.value(0) && f.value(1) && f.is_null(2));
+        let bad: ArrayRef = Arc::new(Int32Array::from(vec![0, 2]));
+        assert!(flags(&bad).is_none());
+    }
+
+    #[test]
+    fn rejects_float_ids_and_text_amounts() {
+        let f: ArrayRef = Arc::new(Float64Array::from(vec![1.0]));
+        assert!(convert(&f, ColumnKind::Id).is_err());
+        let s: ArrayRef = Arc::new(StringArray::from(vec!["1.0"]));
+        assert!(convert(&s, ColumnKind::Amount).is_err());
+        assert!(convert(&s, ColumnKind::Date).is_err());
+    }
+}

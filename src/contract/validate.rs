@@ -1,0 +1,839 @@
+//! Row-level validation: from read tables to the typed, grouped [`Ledger`].
+//!
+//! Every row of every table ends in exactly one place: used, rejected (with
+//! the original values, the file, the row index and the reason), or counted
+//! as unmatched. With `strict`, any reject is fatal.
+
+use std::path::Path;
+
+use arrow::array::Array;
+use arrow::util::display::array_value_to_string;
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::read::{read_table, Column, RawTable};
+use super::{
+    Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, TableSpec,
+    BORROWERS, CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, SCHEDULE,
+};
+use crate::dates::Day;
+
+/// Per-run choices that affect loading.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Numeric borrower attributes to carry into the features (columns of the borrowers table).
+    pub attributes: Vec<String>,
+    /// Make any rejected row fatal.
+    pub strict: bool,
+}
+
+/// A rejected input row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reject {
+    /// Contract table name.
+    pub table: &'static str,
+    /// The file it came from.
+    pub file: String,
+    /// 0-based row index in the file.
+    pub row_index: u64,
+    /// The offending column, when one is to blame.
+    pub column: Option<&'static str>,
+    /// Why the row was rejected.
+    pub reason: String,
+    /// The row's contract columns as the file stored them, as a JSON object.
+    pub values: String,
+}
+
+impl std::fmt::Display for Reject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: row index {}", self.file, self.row_index)?;
+        if let Some(c) = self.column {
+            write!(f, ", column `{c}`")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// An installment owed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Installment {
+    /// Borrower index (into [`Ledger::borrowers`]).
+    pub borrower: u32,
+    /// Loan index, or [`UNNAMED_LOAN`] when the schedule has no loan_id for it.
+    pub loan: u32,
+    /// Due date.
+    pub due: Day,
+    /// Amount due, finite and >= 0.
+    pub amount: f64,
+}
+
+/// The loan index of installments whose schedule row has no loan_id.
+pub const UNNAMED_LOAN: u32 = u32::MAX;
+
+/// A money movement.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Payment {
+    /// Borrower index.
+    pub borrower: u32,
+    /// The loan it is tagged to, or None for a borrower-level payment.
+    pub loan: Option<u32>,
+    /// Payment date.
+    pub date: Day,
+    /// Amount, finite; negative for a reversal.
+    pub amount: f64,
+}
+
+/// A collection contact.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Contact {
+    /// Borrower index.
+    pub borrower: u32,
+    /// Microseconds since the epoch (naive local time).
+    pub time: i64,
+    /// Its calendar day.
+    pub day: Day,
+    /// Channel.
+    pub channel: Channel,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Promised amount, for a promise to pay.
+    pub promise_amount: Option<f64>,
+    /// Promised date, for a promise to pay.
+    pub promise_date: Option<Day>,
+}
+
+/// A given training label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GivenLabel {
+    /// Borrower index.
+    pub borrower: u32,
+    /// Snapshot date.
+    pub as_of: Day,
+    /// Whether the borrower repaid.
+    pub repaid: bool,
+}
+
+/// Borrower flags from the borrowers table (false when absent or null).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// The borrower is in declared hardship.
+    pub hardship: bool,
+    /// The borrower disputes the debt.
+    pub dispute: bool,
+    /// The borrower must not be contacted.
+    pub do_not_contact: bool,
+}
+
+/// Rows of one kind sorted by borrower, with each borrower's range.
+#[derive(Debug, Clone, Default)]
+pub struct Grouped<T> {
+    /// All rows, sorted by borrower then canonically.
+    pub rows: Vec<T>,
+    /// `rows[offsets[b]..offsets[b + 1]]` are borrower b's rows.
+    pub offsets: Vec<usize>,
+}
+
+impl<T> Grouped<T> {
+    fn new(rows: Vec<T>, borrowers: usize, key: impl Fn(&T) -> u32) -> Self {
+        let mut offsets = vec![0usize; borrowers + 1];
+        for r in &rows {
+            offsets[key(r) as usize + 1] += 1;
+        }
+        for b in 0..borrowers {
+            offsets[b + 1] += offsets[b];
+        }
+        Self { rows, offsets }
+    }
+    /// Borrower `b`'s rows.
+    pub fn of(&self, b: u32) -> &[T] {
+        let b = b as usize;
+        &self.rows[self.offsets[b]..self.offsets[b + 1]]
+    }
+}
+
+/// A numeric borrower attribute, per borrower (None when missing).
+#[derive(Debug, Clone)]
+pub struct Attribute {
+    /// Column name.
+    pub name: String,
+    /// Values by borrower index.
+    pub values: Vec<Option<f64>>,
+}
+
+/// The validated input: every table typed, checked and grouped by borrower.
+#[derive(Debug)]
+pub struct Ledger {
+    /// The borrowers (every borrower with at least one valid installment), sorted by id.
+    pub borrowers: KeyIndex,
+    /// Installments.
+    pub schedule: Grouped<Installment>,
+    /// Payments and reversals.
+    pub payments: Grouped<Payment>,
+    /// Contacts, when a contacts table was given.
+    pub contacts: Option<Grouped<Contact>>,
+    /// Flags by borrower index.
+    pub flags: Vec<Flags>,
+    /// Requested numeric attributes.
+    pub attributes: Vec<Attribute>,
+    /// Given labels sorted by (as_of, borrower), when a labels table was given.
+    pub labels: Option<Vec<GivenLabel>>,
+    /// The latest payment date in the ledger (where the data ends), if any payment.
+    pub last_payment: Option<Day>,
+    /// Row accounting per table, in load order.
+    pub reports: Vec<TableReport>,
+    /// Rejected rows, in table then row order.
+    pub rejects: Vec<Reject>,
+}
+
+impl Ledger {
+    /// Number of borrowers.
+    pub fn borrower_count(&self) -> usize {
+        self.borrowers.len()
+    }
+}
+
+/// Collects the rejects of one table.
+struct Rejector<'a> {
+    raw: &'a RawTable,
+    file: String,
+    rejects: Vec<Reject>,
+    rejected: Vec<bool>,
+}
+
+impl<'a> Rejector<'a> {
+    fn new(raw: &'a RawTable) -> Self {
+        Self {
+            raw,
+            file: raw.path.display().to_string(),
+            rejects: Vec::new(),
+            rejected: vec![false; raw.rows],
+        }
+    }
+    /// Rejects `row` (once; a second reason for the same row is not recorded).
+    fn reject(&mut self, row: usize, column: Option<&'static str>, reason: impl Into<String>) {
+        if std::mem::replace(&mut self.rejected[row], true) {
+            return;
+        }
+        let mut values = serde_json::Map::new();
+        for (name, array) in &self.raw.originals {
+            let v = if array.is_null(row) {
+                serde_json::Value::Null
+            } else {
+                array_value_to_string(array.as_ref(), row)
+                    .map(serde_json::Value::String)
+                    .unwrap_or(serde_json::Value::Null)
+            };
+            values.insert(name.clone(), v);
+        }
+        self.rejects.push(Reject {
+            table: self.raw.spec.name,
+            file: self.file.clone(),
+            row_index: row as u64,
+            column,
+            reason: reason.into(),
+            values: serde_json::Value::Object(values).to_string(),
+        });
+    }
+    fn ok(&self, row: usize) -> bool {
+        !self.rejected[row]
+    }
+    fn count(&self) -> u64 {
+        self.rejects.len() as u64
+    }
+}
+
+fn report(raw: &RawTable, used: u64, rejected: u64, unmatched: u64) -> TableReport {
+    debug_assert_eq!(used + rejected + unmatched, raw.rows as u64);
+    TableReport {
+        table: raw.spec.name.to_string(),
+        file: raw.path.display().to_string(),
+        rows_read: raw.rows as u64,
+        rows_used: used,
+        rows_rejected: rejected,
+        rows_unmatched: unmatched,
+        ignored_columns: raw.ignored.clone(),
+    }
+}
+
+/// A required column of a table that [`read_table`] has checked is present.
+fn need<'t>(raw: &'t RawTable, name: &str) -> &'t Column {
+    raw.column(name)
+        .expect("read_table checks that required columns are present")
+}
+
+/// Checks a date column at `row`: not null and within [1900-01-01, 2200-12-31].
+fn check_day(rj: &mut Rejector, col: &Column, name: &'static str, row: usize) -> Option<Day> {
+    let a = col.as_i64().expect("date columns are i64 day numbers");
+    if a.is_null(row) {
+        rj.reject(row, Some(name), format!("null {name}"));
+        return None;
+    }
+    let d = a.value(row);
+    if d < MIN_DAY as i64 || d > MAX_DAY as i64 {
+        rj.reject(
+            row,
+            Some(name),
+            format!("{name} out of range (before 1900-01-01 or after 2200-12-31)"),
+        );
+        return None;
+    }
+    Some(d as Day)
+}
+
+/// Checks an amount column at `row`: not null and finite (and >= 0 when `nonneg`).
+fn check_amount(
+    rj: &mut Rejector,
+    col: &Column,
+    name: &'static str,
+    row: usize,
+    nonneg: bool,
+) -> Option<f64> {
+    let a = col.as_float().expect("amount columns are f64");
+    if a.is_null(row) {
+        rj.reject(row, Some(name), format!("null {name}"));
+        return None;
+    }
+    let v = a.value(row);
+    if !v.is_finite() {
+        rj.reject(
+            row,
+            Some(name),
+            format!("{name} is not a finite number ({v})"),
+        );
+        return None;
+    }
+    if nonneg && v < 0.0 {
+        rj.reject(row, Some(name), format!("{name} is negative ({v})"));
+        return None;
+    }
+    Some(v)
+}
+
+/// Checks an id at `row` is present and not empty.
+fn check_id(rj: &mut Rejector, col: &Column, name: &'static str, row: usize) -> bool {
+    let null = match col {
+        Column::IntId(a) => a.is_null(row),
+        Column::StrId(a) => a.is_null(row) || a.value(row).trim().is_empty(),
+        _ => true,
+    };
+    if null {
+        rj.reject(row, Some(name), format!("null or empty {name}"));
+    }
+    !null
+}
+
+/// Checks that `raw`'s id column has the schedule's id type.
+fn same_id_type(raw: &RawTable, name: &'static str, expected: IdType) -> Result<()> {
+    match raw.column(name).and_then(IdType::of) {
+        Some(t) if t != expected => Err(ContractError::IdTypeMismatch {
+            path: raw.path.clone(),
+            column: name,
+            found: t.name(),
+            expected: expected.name(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn read(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
+    read_table(path, spec)
+}
+
+/// Reads and validates all input tables.
+pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
+    // Fatal problems first: every file opens and has the contract's columns
+    // before any row is judged.
+    let schedule_raw = read(&paths.schedule, &SCHEDULE)?;
+    let payments_raw = read(&paths.payments, &PAYMENTS)?;
+    let borrowers_raw = paths
+        .borrowers
+        .as_deref()
+        .map(|p| read(p, &BORROWERS))
+        .transpose()?;
+    let contacts_raw = paths
+        .contacts
+        .as_deref()
+        .map(|p| read(p, &CONTACTS))
+        .transpose()?;
+    let labels_raw = paths
+        .labels
+        .as_deref()
+        .map(|p| read(p, &LABELS))
+        .transpose()?;
+
+    let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
+    for raw in [
+        Some(&payments_raw),
+        borrowers_raw.as_ref(),
+        contacts_raw.as_ref(),
+        labels_raw.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        same_id_type(raw, "borrower_id", id_type)?;
+    }
+    let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
+    if let Some(t) = loan_type {
+        same_id_type(&payments_raw, "loan_id", t)?;
+    }
+    for name in &opts.attributes {
+        let known = borrowers_raw
+            .as_ref()
+            .is_some_and(|b| b.column(name).is_some() && BORROWERS.kind_of(name).is_none());
+        if !known {
+            return Err(ContractError::UnknownAttribute {
+                path: paths.borrowers.clone(),
+                column: name.clone(),
+            });
+        }
+    }
+
+    let mut reports = Vec::new();
+    let mut rejects = Vec::new();
+
+    // Each raw table is dropped once validated, to bound peak memory.
+    let (borrowers, loans, schedule, loan_pairs) =
+        load_schedule(&schedule_raw, &mut reports, &mut rejects);
+    drop(schedule_raw);
+    let n = borrowers.len();
+    let (payments, last_payment) = load_payments(
+        &payments_raw,
+        &borrowers,
+        loans.as_ref(),
+        &loan_pairs,
+        &mut reports,
+        &mut rejects,
+    );
+    drop((payments_raw, loan_pairs, loans));
+    let contacts =
+        contacts_raw.map(|raw| load_contacts(&raw, &borrowers, &mut reports, &mut rejects));
+    let (flags, attributes) = match &borrowers_raw {
+        Some(raw) => load_borrowers(
+            raw,
+            &borrowers,
+            &opts.attributes,
+            &mut reports,
+            &mut rejects,
+        ),
+        None => (vec![Flags::default(); n], Vec::new()),
+    };
+    let labels = labels_raw
+        .as_ref()
+        .map(|raw| load_labels(raw, &borrowers, &mut reports, &mut rejects));
+
+    if opts.strict && !rejects.is_empty() {
+        return Err(ContractError::Strict {
+            count: rejects.len(),
+            first: rejects[0].to_string(),
+        });
+    }
+    Ok(Ledger {
+        schedule: Grouped::new(schedule, n, |r| r.borrower),
+        payments: Grouped::new(payments, n, |r| r.borrower),
+        contacts: contacts.map(|c| Grouped::new(c, n, |r| r.borrower)),
+        borrowers,
+        flags,
+        attributes,
+        labels,
+        last_payment,
+        reports,
+        rejects,
+    })
+}
+
+type ScheduleParts = (
+    KeyIndex,
+    Option<KeyIndex>,
+    Vec<Installment>,
+    FxHashSet<(u32, u32)>,
+);
+
+fn load_schedule(
+    raw: &RawTable,
+    reports: &mut Vec<TableReport>,
+    rejects: &mut Vec<Reject>,
+) -> ScheduleParts {
+    let mut rj = Rejector::new(raw);
+    let ids = need(raw, "borrower_id");
+    let due = need(raw, "due_date");
+    let amount = need(raw, "amount_due");
+    let loan_col = raw.column("loan_id");
+    let mut checked = Vec::with_capacity(raw.rows);
+    for row in 0..raw.rows {
+        if !check_id(&mut rj, ids, "borrower_id", row) {
+            continue;
+        }
+        let Some(d) = check_day(&mut rj, due, "due_date", row) else {
+            continue;
+        };
+        let Some(a) = check_amount(&mut rj, amount, "amount_due", row, true) else {
+            continue;
+        };
+        if let Some(Column::StrId(l)) = loan_col {
+            if l.is_valid(row) && l.value(row).trim().is_empty() {
+                rj.reject(row, Some("loan_id"), "empty loan_id");
+                continue;
+            }
+        }
+        checked.push((row, d, a));
+    }
+    let borrowers = KeyIndex::build(ids, checked.iter().map(|c| c.0));
+    let loans = loan_col.map(|l| KeyIndex::build(l, checked.iter().map(|c| c.0)));
+    let mut pairs = FxHashSet::default();
+    let mut by_id = borrowers.cached(ids);
+    let mut by_loan = match (&loans, loan_col) {
+        (Some(k), Some(c)) => Some(k.cached(c)),
+        _ => None,
+    };
+    let mut last_pair = None;
+    let mut installments: Vec<Installment> = Vec::with_capacity(checked.len());
+    for &(row, due, amount) in &checked {
+        let borrower = by_id.get(row).expect("built from these rows");
+        let loan = by_loan
+            .as_mut()
+            .and_then(|l| l.get(row))
+            .unwrap_or(UNNAMED_LOAN);
+        if last_pair != Some((borrower, loan)) {
+            pairs.insert((borrower, loan));
+            last_pair = Some((borrower, loan));
+        }
+        installments.push(Installment {
+            borrower,
+            loan,
+            due,
+            amount,
+        });
+    }
+    drop(checked);
+    installments.par_sort_unstable_by(|a, b| {
+        (a.borrower, a.loan, a.due)
+            .cmp(&(b.borrower, b.loan, b.due))
+            .then(a.amount.total_cmp(&b.amount))
+    });
+    reports.push(report(raw, installments.len() as u64, rj.count(), 0));
+    rejects.append(&mut rj.rejects);
+    (borrowers, loans, installments, pairs)
+}
+
+fn load_payments(
+    raw: &RawTable,
+    borrowers: &KeyIndex,
+    loans: Option<&KeyIndex>,
+    pairs: &FxHashSet<(u32, u32)>,
+    reports: &mut Vec<TableReport>,
+    rejects: &mut Vec<Reject>,
+) -> (Vec<Payment>, Option<Day>) {
+    let mut rj = Rejector::new(raw);
+    let ids = need(raw, "borrower_id");
+    let date = need(raw, "paid_date");
+    let amount = need(raw, "amount");
+    // A payment's loan_id is only meaningful when the schedule names loans.
+    let loan_col = loans.and(raw.column("loan_id"));
+    let mut by_id = borrowers.cached(ids);
+    let mut by_loan = match (loans, loan_col) {
+        (Some(k), Some(c)) => Some(k.cached(c)),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(raw.rows);
+    for row in 0..raw.rows {
+        if !check_id(&mut rj, ids, "borrower_id", row) {
+            continue;
+        }
+        let Some(d) = check_day(&mut rj, date, "paid_date", row) else {
+            continue;
+        };
+        let Some(a) = check_amount(&mut rj, amount, "amount", row, false) else {
+            continue;
+        };
+        let Some(borrower) = by_id.get(row) else {
+            rj.reject(
+                row,
+                Some("borrower_id"),
+                "borrower_id has no valid installment in the schedule",
+            );
+            continue;
+        };
+        let loan = match (by_loan.as_mut(), loan_col) {
+            (Some(k), Some(c)) if is_present(c, row) => match k.get(row) {
+                Some(l) if pairs.contains(&(borrower, l)) => Some(l),
+                _ => {
+                    rj.reject(
+                        row,
+                        Some("loan_id"),
+                        "loan_id is not a loan of this borrower in the schedule",
+                    );
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        out.push(Payment {
+            borrower,
+            loan,
+            date: d,
+            amount: a,
+        });
+    }
+    out.par_sort_unstable_by(|a, b| {
+        (a.borrower, a.date)
+            .cmp(&(b.borrower, b.date))
+            // Same day: money in before reversals, larger first, then by loan.
+            .then(b.amount.total_cmp(&a.amount))
+            .then(a.loan.cmp(&b.loan))
+    });
+    let last = out.iter().map(|p| p.date).max();
+    reports.push(report(raw, out.len() as u64, rj.count(), 0));
+    rejects.append(&mut rj.rejects);
+    (out, last)
+}
+
+fn is_present(c: &Column, row: usize) -> bool {
+    match c {
+        Column::IntId(a) => a.is_valid(row),
+        Column::StrId(a) => a.is_valid(row) && !a.value(row).trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn load_contacts(
+    raw: &RawTable,
+    borrowers: &KeyIndex,
+    reports: &mut Vec<TableReport>,
+    rejects: &mut Vec<Reject>,
+) -> Vec<Contact> {
+    const MICROS_PER_DAY: i64 = 86_400_000_000;
+    let mut rj = Rejector::new(raw);
+    let ids = need(raw, "borrower_id");
+    let time = need(raw, "contact_time").as_i64().expect("time column");
+    let channel = need(raw, "channel").as_text().expect("text column");
+    let outcome = need(raw, "outcome").as_text().expect("text column");
+    let p_amount = raw.column("promise_amount");
+    let p_date = raw.column("promise_date");
+    let mut by_id = borrowers.cached(ids);
+    let mut out = Vec::with_capacity(raw.rows);
+    for row in 0..raw.rows {
+        if !check_id(&mut rj, ids, "borrower_id", row) {
+            continue;
+        }
+        if time.is_null(row) {
+            rj.reject(row, Some("contact_time"), "null contact_time");
+            continue;
+        }
+        let t = time.value(row);
+        let day = t.div_euclid(MICROS_PER_DAY);
+        if t == i64::MIN || day < MIN_DAY as i64 || day > MAX_DAY as i64 {
+            rj.reject(
+                row,
+                Some("contact_time"),
+                "contact_time out of range (before 1900-01-01 or after 2200-12-31)",
+            );
+            continue;
+        }
+        let Some(ch) = channel
+            .is_valid(row)
+            .then(|| Channel::parse(channel.value(row)))
+            .flatten()
+        else {
+            rj.reject(
+                row,
+                Some("channel"),
+                "channel is not one of sms, call, visit, letter, email, app",
+            );
+            continue;
+        };
+        let Some(oc) = outcome
+            .is_valid(row)
+            .then(|| Outcome::parse(outcome.value(row)))
+            .flatten()
+        else {
+            rj.reject(row, Some("outcome"), "outcome is not one of no_answer, right_party, promise_to_pay, refused, paid, wrong_party");
+            continue;
+        };
+        let promise_amount = match p_amount {
+            Some(c) if c.as_float().is_some_and(|a| a.is_valid(row)) => {
+                match check_amount(&mut rj, c, "promise_amount", row, true) {
+                    Some(v) => Some(v),
+                    None => continue,
+                }
+            }
+            _ => None,
+        };
+        let promise_date = match p_date {
+            Some(c) if c.as_i64().is_some_and(|a| a.is_valid(row)) => {
+                match check_day(&mut rj, c, "promise_date", row) {
+                    Some(v) => Some(v),
+                    None => continue,
+                }
+            }
+            _ => None,
+        };
+        let Some(borrower) = by_id.get(row) else {
+            rj.reject(
+                row,
+                Some("borrower_id"),
+                "borrower_id has no valid installment in the schedule",
+            );
+            continue;
+        };
+        out.push(Contact {
+            borrower,
+            time: t,
+            day: day as Day,
+            channel: ch,
+            outcome: oc,
+            promise_amount,
+            promise_date,
+        });
+    }
+    out.par_sort_unstable_by(|a, b| {
+        (a.borrower, a.time, a.channel, a.outcome, a.promise_date)
+            .cmp(&(b.borrower, b.time, b.channel, b.outcome, b.promise_date))
+            .then(
+                a.promise_amount
+                    .unwrap_or(-1.0)
+                    .total_cmp(&b.promise_amount.unwrap_or(-1.0)),
+            )
+    });
+    reports.push(report(raw, out.len() as u64, rj.count(), 0));
+    rejects.append(&mut rj.rejects);
+    out
+}
+
+/// Rejects every row of a key that occurs more than once (which of two
+/// conflicting rows to keep cannot be decided without depending on row order).
+fn reject_duplicates<K: std::hash::Hash + Eq + Copy>(
+    rj: &mut Rejector,
+    keyed: &[(usize, K)],
+    column: &'static str,
+    what: &str,
+) {
+    let mut counts: FxHashMap<K, u32> = FxHashMap::default();
+    for &(_, k) in keyed {
+        *counts.entry(k).or_default() += 1;
+    }
+    for &(row, k) in keyed {
+        let c = counts[&k];
+        if c > 1 {
+            rj.reject(
+                row,
+                Some(column),
+                format!("{what} appears {c} times; all its rows are rejected"),
+            );
+        }
+    }
+}
+
+fn load_borrowers(
+    raw: &RawTable,
+    borrowers: &KeyIndex,
+    wanted: &[String],
+    reports: &mut Vec<TableReport>,
+    rejects: &mut Vec<Reject>,
+) -> (Vec<Flags>, Vec<Attribute>) {
+    let n = borrowers.len();
+    let mut rj = Rejector::new(raw);
+    let ids = need(raw, "borrower_id");
+    let mut keyed = Vec::with_capacity(raw.rows);
+    let mut unmatched = 0u64;
+    let mut by_id = borrowers.cached(ids);
+    for row in 0..raw.rows {
+        if !check_id(&mut rj, ids, "borrower_id", row) {
+            continue;
+        }
+        match by_id.get(row) {
+            Some(b) => keyed.push((row, b)),
+            None => unmatched += 1,
+        }
+    }
+    reject_duplicates(&mut rj, &keyed, "borrower_id", "borrower_id");
+    let flag = |name: &str, row: usize| {
+        raw.column(name)
+            .and_then(Column::as_bool)
+            .is_some_and(|a| a.is_valid(row) && a.value(row))
+    };
+    let mut flags = vec![Flags::default(); n];
+    let mut attributes: Vec<Attribute> = wanted
+        .iter()
+        .map(|name| Attribute {
+            name: name.clone(),
+            values: vec![None; n],
+        })
+        .collect();
+    let mut used = 0u64;
+    for &(row, b) in &keyed {
+        if !rj.ok(row) {
+            continue;
+        }
+        used += 1;
+        flags[b as usize] = Flags {
+            hardship: flag("hardship", row),
+            dispute: flag("dispute", row),
+            do_not_contact: flag("do_not_contact", row),
+        };
+        for attr in &mut attributes {
+            let col = raw
+                .column(&attr.name)
+                .and_then(Column::as_float)
+                .expect("checked in load");
+            attr.values[b as usize] =
+                (col.is_valid(row) && col.value(row).is_finite()).then(|| col.value(row));
+        }
+    }
+    reports.push(report(raw, used, rj.count(), unmatched));
+    rejects.append(&mut rj.rejects);
+    (flags, attributes)
+}
+
+fn load_labels(
+    raw: &RawTable,
+    borrowers: &KeyIndex,
+    reports: &mut Vec<TableReport>,
+    rejects: &mut Vec<Reject>,
+) -> Vec<GivenLabel> {
+    let mut rj = Rejector::new(raw);
+    let ids = need(raw, "borrower_id");
+    let as_of = need(raw, "as_of");
+    let repaid = need(raw, "repaid").as_bool().expect("flag column");
+    let mut keyed = Vec::with_capacity(raw.rows);
+    let mut labels = Vec::with_capacity(raw.rows);
+    let mut unmatched = 0u64;
+    for row in 0..raw.rows {
+        if !check_id(&mut rj, ids, "borrower_id", row) {
+            continue;
+        }
+        let Some(d) = check_day(&mut rj, as_of, "as_of", row) else {
+            continue;
+        };
+        if repaid.is_null(row) {
+            rj.reject(row, Some("repaid"), "null repaid");
+            continue;
+        }
+        match borrowers.lookup(ids, row) {
+            Some(b) => {
+                keyed.push((row, (b, d)));
+                labels.push((
+                    row,
+                    GivenLabel {
+                        borrower: b,
+                        as_of: d,
+                        repaid: repaid.value(row),
+                    },
+                ));
+            }
+            None => unmatched += 1,
+        }
+    }
+    reject_duplicates(&mut rj, &keyed, "borrower_id", "(borrower_id, as_of)");
+    let mut out: Vec<GivenLabel> = labels
+        .into_iter()
+        .filter(|(row, _)| rj.ok(*row))
+        .map(|(_, l)| l)
+        .collect();
+    out.sort_unstable_by_key(|l| (l.as_of, l.borrower));
+    // Labels are "used" once matched to a snapshot row; the features stage
+    // moves the ones that match no snapshot to unmatched.
+    reports.push(report(raw, out.len() as u64, rj.count(), unmatched));
+    rejects.append(&mut rj.rejects);
+    out
+}

@@ -1,0 +1,73 @@
+//! The crate's top-level error and its classification into exit codes.
+//!
+//! Each stage has its own error enum; this one wraps them so the binary can
+//! report the cause chain and pick the exit code from [`Error::kind`].
+
+use crate::contract::ContractError;
+use crate::generate::GenerateError;
+use crate::ledger::FeatureError;
+use crate::output::OutputError;
+
+/// What kind of failure an error is; each maps to a distinct exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command line asked for something impossible (exit 64).
+    Usage,
+    /// An input file is missing, unreadable or violates the contract (exit 65).
+    BadInput,
+    /// A config, strategy or model file is wrong (exit 78).
+    BadConfig,
+    /// Writing an output failed (disk full, permissions) (exit 74).
+    Output,
+    /// A bug or an unexpected internal state (exit 70).
+    Internal,
+}
+
+impl ErrorKind {
+    /// The process exit code (BSD sysexits conventions).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Usage => 64,
+            ErrorKind::BadInput => 65,
+            ErrorKind::Internal => 70,
+            ErrorKind::Output => 74,
+            ErrorKind::BadConfig => 78,
+        }
+    }
+}
+
+/// Any error of a dunning job.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input contract violation.
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    /// Invalid snapshot options.
+    #[error(transparent)]
+    Features(#[from] FeatureError),
+    /// Failed to write an output.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Synthetic data generation failed.
+    #[error(transparent)]
+    Generate(#[from] GenerateError),
+    /// Options that conflict with each other.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    /// Classifies the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Contract(_) => ErrorKind::BadInput,
+            Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
+            Error::Output(_) => ErrorKind::Output,
+            Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
+            Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,
+        }
+    }
+}
+
+/// Result alias for jobs.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,222 @@
+//! Ledger features: point-in-time features of every borrower at each as-of date.
+//!
+//! For each borrower (in parallel with rayon) the payment waterfall is replayed
+//! once through time; at each as-of date T it is read for the features and at
+//! T + H for the overdue amount that the label needs. Only what was known at T
+//! enters the features at T. This module computes values; deciding who is in a
+//! snapshot's population and what the label is belongs to [`crate::labels`].
+
+pub mod features;
+pub mod waterfall;
+
+use rayon::prelude::*;
+
+use crate::contract::Ledger;
+use crate::dates::Day;
+pub use features::{FeatureDef, CONTACT_FEATURES, LEDGER_FEATURES};
+use waterfall::Waterfall;
+
+/// Default tolerance: an installment is covered when less than a cent is unpaid.
+pub const DEFAULT_TOLERANCE: f64 = 0.01;
+/// Default label horizon in days.
+pub const DEFAULT_HORIZON_DAYS: i32 = 30;
+
+/// Errors in the snapshot options.
+#[derive(Debug, thiserror::Error)]
+pub enum FeatureError {
+    /// No as-of date was given.
+    #[error("at least one --as-of date is needed")]
+    NoAsOf,
+    /// The horizon is not a positive number of days.
+    #[error("--horizon-days must be between 1 and 3650, got {0}")]
+    Horizon(i32),
+    /// The tolerance is negative or not finite.
+    #[error("--tolerance must be a finite amount >= 0, got {0}")]
+    Tolerance(f64),
+}
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct SnapshotOptions {
+    /// As-of dates T (sorted and deduplicated on use).
+    pub as_of: Vec<Day>,
+    /// Label horizon H in days.
+    pub horizon_days: i32,
+    /// Covered-within tolerance, in currency units.
+    pub tolerance: f64,
+}
+
+impl SnapshotOptions {
+    /// Checks the options; returns the sorted, distinct as-of dates.
+    pub fn check(&self) -> Result<Vec<Day>, FeatureError> {
+        if self.as_of.is_empty() {
+            return Err(FeatureError::NoAsOf);
+        }
+        if !(1..=3650).contains(&self.horizon_days) {
+            return Err(FeatureError::Horizon(self.horizon_days));
+        }
+        if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
+            return Err(FeatureError::Tolerance(self.tolerance));
+        }
+        let mut dates = self.as_of.clone();
+        dates.sort_unstable();
+        dates.dedup();
+        Ok(dates)
+    }
+}
+
+/// One borrower at one as-of date, before the population filter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SnapshotRow {
+    /// Borrower index.
+    pub borrower: u32,
+    /// Index into [`FeatureSet::as_of`].
+    pub snapshot: u32,
+    /// An installment of a started loan falls due in (T, T + H].
+    pub due_in_horizon: bool,
+    /// Overdue amount at the end of T + H.
+    pub overdue_at_horizon: f64,
+}
+
+/// Features of all borrowers at all as-of dates, ordered by (as-of, borrower).
+#[derive(Debug, Clone)]
+pub struct FeatureSet {
+    /// The as-of dates, ascending.
+    pub as_of: Vec<Day>,
+    /// Label horizon in days.
+    pub horizon_days: i32,
+    /// Tolerance used.
+    pub tolerance: f64,
+    /// Feature column names, in order.
+    pub names: Vec<String>,
+    /// One entry per borrower per as-of date.
+    pub rows: Vec<SnapshotRow>,
+    /// Row-major feature values: `values[k * names.len() + j]` is feature j of row k.
+    pub values: Vec<f64>,
+}
+
+impl FeatureSet {
+    /// Feature values of row `k`.
+    pub fn row_values(&self, k: usize) -> &[f64] {
+        let n = self.names.len();
+        &self.values[k * n..(k + 1) * n]
+    }
+    /// Position of the feature called `name`.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+}
+
+/// Borrowers per rayon task: large enough to amortize scheduling, small enough to balance.
+const CHUNK: usize = 2048;
+
+/// Computes the features of every borrower at every as-of date.
+pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, FeatureError> {
+    let as_of = opts.check()?;
+    let mut names: Vec<String> = LEDGER_FEATURES.iter().map(|f| f.name.to_string()).collect();
+    if ledger.contacts.is_some() {
+        names.extend(CONTACT_FEATURES.iter().map(|f| f.name.to_string()));
+    }
+    for a in &ledger.attributes {
+        names.push(a.name.clone());
+        names.push(format!("{}_missing", a.name));
+    }
+    let width = names.len();
+    let n = ledger.borrower_count();
+    let chunks: Vec<(Vec<SnapshotRow>, Vec<f64>)> = (0..n)
+        .step_by(CHUNK)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|first| {
+            let last = (first + CHUNK).min(n);
+            let mut rows = Vec::with_capacity((last - first) * as_of.len());
+            let mut values = Vec::with_capacity((last - first) * as_of.len() * width);
+            for b in first..last {
+                borrower(ledger, b as u32, &as_of, opts, &mut rows, &mut values);
+            }
+            (rows, values)
+        })
+        .collect();
+    // Chunks are in borrower order with each borrower's snapshots together;
+    // regroup as (as-of, borrower).
+    let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+    let mut rows = Vec::with_capacity(total);
+    let mut values = Vec::with_capacity(total * width);
+    for s in 0..as_of.len() {
+        for (crows, cvalues) in &chunks {
+            for (k, r) in crows.iter().enumerate() {
+                if r.snapshot as usize == s {
+                    rows.push(*r);
+                    values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
+                }
+            }
+        }
+    }
+    Ok(FeatureSet {
+        as_of,
+        horizon_days: opts.horizon_days,
+        tolerance: opts.tolerance,
+        names,
+        rows,
+        values,
+    })
+}
+
+/// One borrower: replays the waterfall through the as-of dates and their horizons.
+fn borrower(
+    ledger: &Ledger,
+    b: u32,
+    as_of: &[Day],
+    opts: &SnapshotOptions,
+    rows: &mut Vec<SnapshotRow>,
+    values: &mut Vec<f64>,
+) {
+    let installments = ledger.schedule.of(b);
+    let payments = ledger.payments.of(b);
+    let h = opts.horizon_days;
+    let mut w = Waterfall::new(installments, payments, opts.tolerance);
+    // Checkpoints in time order: (day, kind, snapshot), features at T before the horizon of earlier T.
+    let mut checkpoints: Vec<(Day, u8, usize)> = Vec::with_capacity(as_of.len() * 2);
+    for (s, &t) in as_of.iter().enumerate() {
+        checkpoints.push((t, 0, s));
+        checkpoints.push((t.saturating_add(h), 1, s));
+    }
+    checkpoints.sort_unstable();
+    let start = rows.len();
+    for (s, _) in as_of.iter().enumerate() {
+        rows.push(SnapshotRow {
+            borrower: b,
+            snapshot: s as u32,
+            due_in_horizon: false,
+            overdue_at_horizon: 0.0,
+        });
+    }
+    let width_start = values.len();
+    let mut per_snapshot: Vec<Vec<f64>> = vec![Vec::new(); as_of.len()];
+    for (day, kind, s) in checkpoints {
+        w.advance(day);
+        let row = &mut rows[start + s];
+        if kind == 1 {
+            row.overdue_at_horizon = w.overdue(day);
+            continue;
+        }
+        let t = day;
+        row.due_in_horizon = w
+            .active_installments()
+            .any(|i| installments[i].due > t && installments[i].due <= t.saturating_add(h));
+        let out = &mut per_snapshot[s];
+        features::ledger_features(&w, t, opts.tolerance, out);
+        if let Some(contacts) = &ledger.contacts {
+            features::contact_features(contacts.of(b), payments, t, opts.tolerance, out);
+        }
+        for a in &ledger.attributes {
+            let v = a.values[b as usize];
+            out.push(v.unwrap_or(0.0));
+            out.push(if v.is_some() { 0.0 } else { 1.0 });
+        }
+    }
+    for v in per_snapshot {
+        values.extend_from_slice(&v);
+    }
+    debug_assert!(values[width_start..].iter().all(|x| x.is_finite()));
+}

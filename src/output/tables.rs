@@ -1,0 +1,125 @@
+//! The schemas of dunning's output tables, and their construction from results.
+//!
+//! Downstream systems read these files; their columns and types are documented
+//! in `docs/output-schema.md` and pinned by tests. Building a table does no
+//! computation beyond laying results out as Arrow columns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, StringArray, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+
+use crate::contract::{IdType, Ledger, Reject};
+use crate::dates;
+use crate::labels::Labeled;
+use crate::ledger::FeatureSet;
+
+/// The Arrow type of borrower_id in outputs: the input's id type.
+pub fn id_data_type(t: IdType) -> DataType {
+    match t {
+        IdType::Int => DataType::Int64,
+        IdType::Str => DataType::Utf8,
+    }
+}
+
+/// Builds the feature table: one row per borrower in a snapshot's population.
+///
+/// Columns: `borrower_id` (input id type), `as_of` (Date32), `repaid`
+/// (Boolean, null when unknown), `label_source` (Utf8: ledger or given, null
+/// when unknown), one Float64 column per feature in [`FeatureSet::names`]
+/// order, then the Boolean flags `hardship`, `dispute`, `do_not_contact`.
+pub fn feature_table(ledger: &Ledger, fs: &FeatureSet, labeled: &Labeled) -> RecordBatch {
+    let rows = &labeled.rows;
+    let borrowers: Vec<u32> = rows.iter().map(|&k| fs.rows[k].borrower).collect();
+    let mut fields = vec![
+        Field::new(
+            "borrower_id",
+            id_data_type(ledger.borrowers.id_type()),
+            false,
+        ),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("repaid", DataType::Boolean, true),
+        Field::new("label_source", DataType::Utf8, true),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        ledger.borrowers.take(&borrowers),
+        Arc::new(Date32Array::from_iter_values(
+            rows.iter().map(|&k| fs.as_of[fs.rows[k].snapshot as usize]),
+        )),
+        Arc::new(BooleanArray::from(labeled.repaid.clone())),
+        Arc::new(StringArray::from_iter(
+            labeled.source.iter().map(|s| s.map(|s| s.as_str())),
+        )),
+    ];
+    let width = fs.names.len();
+    for (j, name) in fs.names.iter().enumerate() {
+        fields.push(Field::new(name, DataType::Float64, false));
+        columns.push(Arc::new(Float64Array::from_iter_values(
+            rows.iter().map(|&k| fs.values[k * width + j]),
+        )));
+    }
+    type FlagOf = fn(&crate::contract::Flags) -> bool;
+    let flags: [(&str, FlagOf); 3] = [
+        ("hardship", |f| f.hardship),
+        ("dispute", |f| f.dispute),
+        ("do_not_contact", |f| f.do_not_contact),
+    ];
+    for (name, get) in flags {
+        fields.push(Field::new(name, DataType::Boolean, false));
+        columns.push(Arc::new(BooleanArray::from_iter(
+            borrowers
+                .iter()
+                .map(|&b| Some(get(&ledger.flags[b as usize]))),
+        )));
+    }
+    let mut meta = HashMap::new();
+    meta.insert(
+        "dunning.horizon_days".to_string(),
+        fs.horizon_days.to_string(),
+    );
+    meta.insert("dunning.tolerance".to_string(), fs.tolerance.to_string());
+    if let Some(end) = labeled.data_end {
+        meta.insert("dunning.data_end".to_string(), dates::format(end));
+    }
+    let schema = Arc::new(Schema::new_with_metadata(fields, meta));
+    RecordBatch::try_new(schema, columns).expect("columns are built to the schema")
+}
+
+/// The schema of the rejects file.
+pub fn rejects_schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("table", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("row_index", DataType::UInt64, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("values", DataType::Utf8, false),
+    ]))
+}
+
+/// Builds the rejects table: one row per rejected input row, with the
+/// table, file, 0-based row index, offending column, reason, and the row's
+/// original values as a JSON object.
+pub fn rejects_table(rejects: &[Reject]) -> RecordBatch {
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.table),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.file.as_str()),
+        )),
+        Arc::new(UInt64Array::from_iter_values(
+            rejects.iter().map(|r| r.row_index),
+        )),
+        Arc::new(StringArray::from_iter(rejects.iter().map(|r| r.column))),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.reason.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rejects.iter().map(|r| r.values.as_str()),
+        )),
+    ];
+    RecordBatch::try_new(rejects_schema(), columns).expect("columns are built to the schema")
+}
