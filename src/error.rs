@@ -61,6 +61,7 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Contract(_) => ErrorKind::BadInput,
+            Error::Features(FeatureError::NonFinite { .. }) => ErrorKind::Internal,
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,

@@ -31,11 +31,19 @@ fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
         .format_target(false)
         .init();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // A panic is a bug: report it as an internal failure (exit 70), not as
+    // Rust's default 101, so the scheduler sees the documented code.
+    match std::panic::catch_unwind(|| run(cli.command)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             log::error!("{e:#}");
             ExitCode::from(e.kind().exit_code())
+        }
+        Err(_) => {
+            log::error!(
+                "internal error: dunning panicked (a bug; please report it with the log above)"
+            );
+            ExitCode::from(ErrorKind::Internal.exit_code())
         }
     }
 }

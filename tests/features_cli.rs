@@ -671,3 +671,409 @@ fn sample_data_is_reproducible() {
         );
     }
 }
+
+#[test]
+fn given_labels_override_and_are_accounted_for() {
+    let w = Workdir::new();
+    tiny_ledger(&w);
+    let s = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let as_of = day("2025-02-25");
+    w.parquet(
+        "labels.parquet",
+        vec![
+            // a: overrides; b: duplicated (both rejected); zz: unknown borrower;
+            // a at another date: valid but in no snapshot.
+            ("borrower_id", s(vec!["a", "b", "b", "zz", "a"])),
+            (
+                "as_of",
+                Arc::new(Date32Array::from(vec![
+                    as_of,
+                    as_of,
+                    as_of,
+                    as_of,
+                    as_of - 1,
+                ])),
+            ),
+            (
+                "repaid",
+                Arc::new(BooleanArray::from(vec![true, true, false, true, true])),
+            ),
+        ],
+    );
+    let o = w.run(&[
+        "features",
+        "--schedule",
+        "schedule.parquet",
+        "--payments",
+        "payments.parquet",
+        "--labels",
+        "labels.parquet",
+        "--as-of",
+        "2025-02-25",
+        "--horizon-days",
+        "10",
+        "--data-end",
+        "2025-03-31",
+        "--out",
+        "f.parquet",
+    ]);
+    assert_exit(&o, 0);
+    let t = read_parquet(&w.path("f.parquet"));
+    let src = t.column_by_name("label_source").unwrap().as_string::<i32>();
+    let repaid = t.column_by_name("repaid").unwrap().as_boolean();
+    // Rows: a (given: true, where the ledger says false: Mar 1 stays unpaid),
+    // b (derived from the ledger: b2's 10 stays unpaid).
+    assert_eq!((src.value(0), repaid.value(0)), ("given", true));
+    assert_eq!((src.value(1), repaid.value(1)), ("ledger", false));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("f.summary.json")).unwrap()).unwrap();
+    let labels = summary["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "labels")
+        .unwrap()
+        .clone();
+    assert_eq!(labels["rows_read"], 5);
+    assert_eq!(labels["rows_used"], 1);
+    assert_eq!(labels["rows_rejected"], 2);
+    assert_eq!(labels["rows_unmatched"], 2);
+    assert_eq!(summary["snapshots"][0]["given_labels"], 1);
+}
+
+/// Runs features on the tiny ledger plus `extra` arguments; expects exit
+/// `code`, a message with every one of `needles`, and no new files.
+fn expect_fatal(setup: impl FnOnce(&Workdir), extra: &[&str], code: i32, needles: &[&str]) {
+    let w = Workdir::new();
+    tiny_ledger(&w);
+    setup(&w);
+    let before = w.files();
+    let args = [
+        &[
+            "features",
+            "--schedule",
+            "schedule.parquet",
+            "--payments",
+            "payments.parquet",
+            "--as-of",
+            "2025-02-10",
+        ][..],
+        extra,
+        &["--out", "out.parquet"],
+    ]
+    .concat();
+    let o = w.run(&args);
+    assert_exit(&o, code);
+    let err = stderr(&o);
+    for n in needles {
+        assert!(err.contains(n), "expected {n:?} in: {err}");
+    }
+    assert_eq!(w.files(), before, "a failed run wrote files");
+}
+
+#[test]
+fn rejects_missing_optional_file() {
+    expect_fatal(
+        |_| {},
+        &["--contacts", "contacts.parquet"],
+        65,
+        &["contacts.parquet", "cannot open"],
+    );
+}
+
+#[test]
+fn rejects_unreadable_optional_file() {
+    expect_fatal(
+        |w| std::fs::write(w.path("b.parquet"), b"not parquet").unwrap(),
+        &["--borrowers", "b.parquet"],
+        65,
+        &["b.parquet", "not a readable Parquet file"],
+    );
+}
+
+#[test]
+fn rejects_unknown_attribute() {
+    expect_fatal(
+        |w| {
+            w.parquet(
+                "b.parquet",
+                vec![
+                    (
+                        "borrower_id",
+                        Arc::new(StringArray::from(vec!["a"])) as ArrayRef,
+                    ),
+                    ("income", Arc::new(Float64Array::from(vec![1.0]))),
+                ],
+            );
+        },
+        &["--borrowers", "b.parquet", "--attributes", "income,salary"],
+        65,
+        &["b.parquet", "`salary`"],
+    );
+}
+
+#[test]
+fn rejects_attribute_clashing_with_an_output_column() {
+    for clash in ["dpd", "repaid", "income,income"] {
+        expect_fatal(
+            |w| {
+                w.parquet(
+                    "b.parquet",
+                    vec![
+                        (
+                            "borrower_id",
+                            Arc::new(StringArray::from(vec!["a"])) as ArrayRef,
+                        ),
+                        ("income", Arc::new(Float64Array::from(vec![1.0]))),
+                        ("dpd", Arc::new(Float64Array::from(vec![1.0]))),
+                    ],
+                );
+            },
+            &["--borrowers", "b.parquet", "--attributes", clash],
+            64,
+            &["--attributes", "two columns named"],
+        );
+    }
+}
+
+#[test]
+fn rejects_mismatched_loan_id_types() {
+    expect_fatal(
+        |w| {
+            w.parquet(
+                "payments.parquet",
+                vec![
+                    (
+                        "borrower_id",
+                        Arc::new(StringArray::from(vec!["a"])) as ArrayRef,
+                    ),
+                    ("loan_id", Arc::new(Int64Array::from(vec![1]))),
+                    (
+                        "paid_date",
+                        Arc::new(Date32Array::from(vec![day("2025-01-01")])),
+                    ),
+                    ("amount", Arc::new(Float64Array::from(vec![1.0]))),
+                ],
+            );
+        },
+        &[],
+        65,
+        &["payments.parquet", "`loan_id`", "integer", "string"],
+    );
+}
+
+#[test]
+fn rejects_as_of_outside_the_accepted_dates() {
+    expect_fatal(|_| {}, &["--as-of", "1850-01-01"], 64, &["1850-01-01"]);
+}
+
+#[test]
+fn every_reject_reason_of_every_table() {
+    let w = Workdir::new();
+    tiny_ledger(&w);
+    let s = |v: Vec<Option<&str>>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+    let d = |v: Vec<Option<i32>>| -> ArrayRef { Arc::new(Date32Array::from(v)) };
+    let f = |v: Vec<Option<f64>>| -> ArrayRef { Arc::new(Float64Array::from(v)) };
+    let ok = Some(day("2025-01-05"));
+    w.parquet(
+        "payments.parquet",
+        vec![
+            (
+                "borrower_id",
+                s(vec![
+                    Some("a"),
+                    Some("a"),
+                    Some("b"),
+                    Some("a"),
+                    Some("a"),
+                    Some("a"),
+                ]),
+            ),
+            (
+                "loan_id",
+                s(vec![None, None, Some("a1"), None, None, Some("")]),
+            ),
+            (
+                "paid_date",
+                d(vec![ok, ok, ok, Some(day("2201-01-01")), ok, ok]),
+            ),
+            (
+                "amount",
+                f(vec![
+                    Some(50.0),
+                    Some(2e13),
+                    Some(5.0),
+                    Some(1.0),
+                    Some(f64::INFINITY),
+                    Some(1.0),
+                ]),
+            ),
+        ],
+    );
+    let t = |h: i64| i64::from(day("2025-01-20")) * 86_400_000_000 + h * 3_600_000_000;
+    w.parquet(
+        "contacts.parquet",
+        vec![
+            (
+                "borrower_id",
+                s(vec![
+                    Some("a"),
+                    Some("a"),
+                    Some("a"),
+                    Some("a"),
+                    Some("zz"),
+                    Some("a"),
+                    Some("a"),
+                ]),
+            ),
+            (
+                "contact_time",
+                Arc::new(arrow::array::TimestampMicrosecondArray::from(vec![
+                    Some(t(10)),
+                    Some(t(11)),
+                    Some(t(12)),
+                    Some(t(13)),
+                    Some(t(14)),
+                    None,
+                    Some(t(15)),
+                ])),
+            ),
+            (
+                "channel",
+                s(vec![
+                    Some("call"),
+                    Some("fax"),
+                    Some("sms"),
+                    Some("call"),
+                    Some("call"),
+                    Some("call"),
+                    None,
+                ]),
+            ),
+            (
+                "outcome",
+                s(vec![
+                    Some("promise_to_pay"),
+                    Some("no_answer"),
+                    Some("maybe"),
+                    Some("promise_to_pay"),
+                    Some("paid"),
+                    Some("paid"),
+                    Some("paid"),
+                ]),
+            ),
+            (
+                "promise_amount",
+                f(vec![Some(100.0), None, None, Some(-1.0), None, None, None]),
+            ),
+            (
+                "promise_date",
+                d(vec![
+                    Some(day("2025-01-25")),
+                    None,
+                    None,
+                    Some(day("2025-01-25")),
+                    None,
+                    None,
+                    None,
+                ]),
+            ),
+        ],
+    );
+    w.parquet(
+        "borrowers.parquet",
+        vec![
+            (
+                "borrower_id",
+                s(vec![Some("a"), Some("b"), Some("b"), None, Some("nobody")]),
+            ),
+            (
+                "hardship",
+                Arc::new(BooleanArray::from(vec![true, false, true, false, false])),
+            ),
+            ("segment", s(vec![Some("x"); 5])),
+            ("score", f(vec![Some(1.0); 5])),
+        ],
+    );
+    let o = w.run(&[
+        "features",
+        "--schedule",
+        "schedule.parquet",
+        "--payments",
+        "payments.parquet",
+        "--contacts",
+        "contacts.parquet",
+        "--borrowers",
+        "borrowers.parquet",
+        "--as-of",
+        "2025-02-10",
+        "--out",
+        "f.parquet",
+    ]);
+    assert_exit(&o, 0);
+    let r = read_parquet(&w.path("f.rejects.parquet"));
+    let col = |name: &str| r.column_by_name(name).unwrap().as_string::<i32>().clone();
+    let (tables, columns, reasons) = (col("table"), col("column"), col("reason"));
+    let rows = r
+        .column_by_name("row_index")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::UInt64Type>()
+        .clone();
+    let got: Vec<String> = (0..r.num_rows())
+        .map(|k| {
+            format!(
+                "{} {} {} {}",
+                tables.value(k),
+                rows.value(k),
+                columns.value(k),
+                reasons.value(k)
+            )
+        })
+        .collect();
+    let expect = [
+        "payments 1 amount amount is out of range",
+        "payments 2 loan_id loan_id is not a loan of this borrower",
+        "payments 3 paid_date paid_date out of range",
+        "payments 4 amount amount is not a finite number",
+        "payments 5 loan_id empty loan_id",
+        "contacts 1 channel channel is not one of",
+        "contacts 2 outcome outcome is not one of",
+        "contacts 3 promise_amount promise_amount is negative",
+        "contacts 4 borrower_id borrower_id has no valid installment",
+        "contacts 5 contact_time null contact_time",
+        "contacts 6 channel channel is not one of",
+        "borrowers 3 borrower_id null or empty borrower_id",
+        "borrowers 1 borrower_id borrower_id appears 2 times",
+        "borrowers 2 borrower_id borrower_id appears 2 times",
+    ];
+    assert_eq!(got.len(), expect.len(), "{got:#?}");
+    for (g, e) in got.iter().zip(expect) {
+        assert!(g.starts_with(e), "{g:?} does not start with {e:?}");
+    }
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(w.path("f.summary.json")).unwrap()).unwrap();
+    let table = |name: &str| {
+        summary["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap()
+            .clone()
+    };
+    let b = table("borrowers");
+    assert_eq!(
+        (
+            b["rows_used"].as_u64(),
+            b["rows_rejected"].as_u64(),
+            b["rows_unmatched"].as_u64()
+        ),
+        (Some(1), Some(3), Some(1))
+    );
+    assert_eq!(
+        b["ignored_columns"],
+        serde_json::json!(["segment", "score"])
+    );
+    assert_eq!(table("contacts")["rows_used"], 1);
+    assert_eq!(table("payments")["rows_used"], 1);
+}

@@ -186,6 +186,17 @@ pub static PAYMENTS: TableSpec = TableSpec {
     numeric_extras: false,
 };
 
+/// Payments when the schedule has no loan_id: the payments' loan_id is ignored.
+pub static PAYMENTS_UNTAGGED: TableSpec = TableSpec {
+    name: "payments",
+    columns: &[
+        col("borrower_id", Id, true),
+        col("paid_date", Date, true),
+        col("amount", Amount, true),
+    ],
+    numeric_extras: false,
+};
+
 /// One row per borrower: flags and numeric attributes.
 pub static BORROWERS: TableSpec = TableSpec {
     name: "borrowers",
@@ -362,6 +373,10 @@ impl Outcome {
         )
     }
 }
+
+/// Largest accepted absolute amount (1e13): larger values are data errors,
+/// and keeping amounts this far from f64's limits keeps every sum and ratio finite.
+pub const MAX_AMOUNT: f64 = 1e13;
 
 /// Earliest accepted date (1900-01-01): anything earlier is a data error.
 pub const MIN_DAY: Day = -25_567;

@@ -14,7 +14,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::read::{read_table, Column, RawTable};
 use super::{
     Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, TableSpec,
-    BORROWERS, CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, SCHEDULE,
+    BORROWERS, CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, PAYMENTS_UNTAGGED, SCHEDULE,
 };
 use crate::dates::Day;
 
@@ -306,6 +306,14 @@ fn check_amount(
         rj.reject(row, Some(name), format!("{name} is negative ({v})"));
         return None;
     }
+    if v.abs() > super::MAX_AMOUNT {
+        rj.reject(
+            row,
+            Some(name),
+            format!("{name} is out of range (|{v}| > 1e13)"),
+        );
+        return None;
+    }
     Some(v)
 }
 
@@ -344,7 +352,14 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     // Fatal problems first: every file opens and has the contract's columns
     // before any row is judged.
     let schedule_raw = read(&paths.schedule, &SCHEDULE)?;
-    let payments_raw = read(&paths.payments, &PAYMENTS)?;
+    // A payment's loan_id means nothing when the schedule names no loans: it
+    // is then not read (and listed as ignored).
+    let payments_spec = if schedule_raw.column("loan_id").is_some() {
+        &PAYMENTS
+    } else {
+        &PAYMENTS_UNTAGGED
+    };
+    let payments_raw = read(&paths.payments, payments_spec)?;
     let borrowers_raw = paths
         .borrowers
         .as_deref()
@@ -554,6 +569,12 @@ fn load_payments(
             );
             continue;
         };
+        if let Some(Column::StrId(l)) = loan_col {
+            if l.is_valid(row) && l.value(row).trim().is_empty() {
+                rj.reject(row, Some("loan_id"), "empty loan_id");
+                continue;
+            }
+        }
         let loan = match (by_loan.as_mut(), loan_col) {
             (Some(k), Some(c)) if is_present(c, row) => match k.get(row) {
                 Some(l) if pairs.contains(&(borrower, l)) => Some(l),
@@ -780,7 +801,16 @@ fn load_borrowers(
                 (col.is_valid(row) && col.value(row).is_finite()).then(|| col.value(row));
         }
     }
-    reports.push(report(raw, used, rj.count(), unmatched));
+    let mut rep = report(raw, used, rj.count(), unmatched);
+    // Numeric columns that were not asked for are read but not used.
+    rep.ignored_columns.extend(
+        raw.columns
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| BORROWERS.kind_of(n).is_none() && !wanted.contains(n))
+            .cloned(),
+    );
+    reports.push(rep);
     rejects.append(&mut rj.rejects);
     (flags, attributes)
 }

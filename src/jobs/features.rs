@@ -73,6 +73,26 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
+/// Attribute columns must not repeat or clash with another output column.
+fn check_attribute_names(attributes: &[String]) -> Result<()> {
+    let mut seen: Vec<String> = tables::FEATURE_TABLE_KEYS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    seen.extend(ledger::feature_names(true, &[]));
+    for a in attributes {
+        for name in [a.clone(), format!("{a}_missing")] {
+            if seen.contains(&name) {
+                return Err(Error::Usage(format!(
+                    "--attributes {a}: the feature table would have two columns named `{name}`"
+                )));
+            }
+            seen.push(name);
+        }
+    }
+    Ok(())
+}
+
 /// Builds the feature table and writes it, its rejects and its summary.
 pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
     let inputs = [
@@ -89,6 +109,7 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
         )));
     }
     opts.snapshots.check()?;
+    check_attribute_names(&opts.load.attributes)?;
     let mut clock = Stopwatch::default();
     let mut ledger = contract::load(&opts.inputs, &opts.load)?;
     clock.lap("read and validate");

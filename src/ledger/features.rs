@@ -330,6 +330,24 @@ mod tests {
     }
 
     #[test]
+    fn windows_are_half_open_by_due_date() {
+        // Late installments due exactly T-90 (outside 3m) and T-89 (inside).
+        let t = ymd(2025, 6, 30);
+        let s = vec![inst(t - 90, 100.0), inst(t - 89, 100.0)];
+        let p = vec![pay(t - 20, 200.0)];
+        let mut w = Waterfall::new(&s, &p, 0.01);
+        w.advance(t);
+        let mut v = Vec::new();
+        ledger_features(&w, t, 0.01, &mut v);
+        assert_eq!(value("late_gt0_3m", &v), 1.0);
+        assert_eq!(value("late_gt0_6m", &v), 2.0);
+        // Days late 70 and 69: both at least 60.
+        assert_eq!(value("late_ge60_3m", &v), 1.0);
+        assert_eq!(value("late_ge60_all", &v), 2.0);
+        assert_eq!(value("max_days_late", &v), 70.0);
+    }
+
+    #[test]
     fn no_history_values() {
         // A loan whose first installment is due after T but which has started.
         let s = vec![inst(ymd(2025, 5, 1), 100.0), inst(ymd(2025, 6, 1), 100.0)];

@@ -11,7 +11,7 @@ pub mod waterfall;
 
 use rayon::prelude::*;
 
-use crate::contract::Ledger;
+use crate::contract::{Ledger, MAX_DAY, MIN_DAY};
 use crate::dates::Day;
 pub use features::{FeatureDef, CONTACT_FEATURES, LEDGER_FEATURES};
 use waterfall::Waterfall;
@@ -33,6 +33,21 @@ pub enum FeatureError {
     /// The tolerance is negative or not finite.
     #[error("--tolerance must be a finite amount >= 0, got {0}")]
     Tolerance(f64),
+    /// An as-of date outside the dates the contract accepts.
+    #[error("--as-of {0} is outside 1900-01-01 to 2200-12-31")]
+    AsOfRange(String),
+    /// A feature came out NaN or infinite: a bug, since inputs are bounded.
+    #[error(
+        "internal error: feature `{feature}` is not finite for borrower {borrower} as of {as_of}"
+    )]
+    NonFinite {
+        /// The feature.
+        feature: String,
+        /// The borrower's id.
+        borrower: String,
+        /// The as-of date.
+        as_of: String,
+    },
 }
 
 /// What to compute.
@@ -57,6 +72,13 @@ impl SnapshotOptions {
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
             return Err(FeatureError::Tolerance(self.tolerance));
+        }
+        if let Some(&d) = self
+            .as_of
+            .iter()
+            .find(|&&d| !(MIN_DAY..=MAX_DAY).contains(&d))
+        {
+            return Err(FeatureError::AsOfRange(crate::dates::format(d)));
         }
         let mut dates = self.as_of.clone();
         dates.sort_unstable();
@@ -107,20 +129,28 @@ impl FeatureSet {
     }
 }
 
+/// The feature columns, in order: the ledger features, the contact features
+/// (when a contacts table is given), then each attribute and its `_missing` flag.
+pub fn feature_names(contacts: bool, attributes: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = LEDGER_FEATURES.iter().map(|f| f.name.to_string()).collect();
+    if contacts {
+        names.extend(CONTACT_FEATURES.iter().map(|f| f.name.to_string()));
+    }
+    for a in attributes {
+        names.push(a.clone());
+        names.push(format!("{a}_missing"));
+    }
+    names
+}
+
 /// Borrowers per rayon task: large enough to amortize scheduling, small enough to balance.
 const CHUNK: usize = 2048;
 
 /// Computes the features of every borrower at every as-of date.
 pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, FeatureError> {
     let as_of = opts.check()?;
-    let mut names: Vec<String> = LEDGER_FEATURES.iter().map(|f| f.name.to_string()).collect();
-    if ledger.contacts.is_some() {
-        names.extend(CONTACT_FEATURES.iter().map(|f| f.name.to_string()));
-    }
-    for a in &ledger.attributes {
-        names.push(a.name.clone());
-        names.push(format!("{}_missing", a.name));
-    }
+    let attributes: Vec<String> = ledger.attributes.iter().map(|a| a.name.clone()).collect();
+    let names = feature_names(ledger.contacts.is_some(), &attributes);
     let width = names.len();
     let n = ledger.borrower_count();
     let chunks: Vec<(Vec<SnapshotRow>, Vec<f64>)> = (0..n)
@@ -137,20 +167,30 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
             (rows, values)
         })
         .collect();
-    // Chunks are in borrower order with each borrower's snapshots together;
-    // regroup as (as-of, borrower).
+    // Chunks are in borrower order with each borrower's snapshots together
+    // (row b * S + s); regroup as (as-of, borrower).
+    let snaps = as_of.len();
     let total: usize = chunks.iter().map(|c| c.0.len()).sum();
     let mut rows = Vec::with_capacity(total);
     let mut values = Vec::with_capacity(total * width);
-    for s in 0..as_of.len() {
+    for s in 0..snaps {
         for (crows, cvalues) in &chunks {
-            for (k, r) in crows.iter().enumerate() {
-                if r.snapshot as usize == s {
-                    rows.push(*r);
-                    values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
-                }
+            for k in (s..crows.len()).step_by(snaps) {
+                debug_assert_eq!(crows[k].snapshot as usize, s);
+                rows.push(crows[k]);
+                values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
             }
         }
+    }
+    // Inputs are bounded (amounts within 1e13, dates within 1900-2200), so
+    // every feature is finite; check rather than trust it.
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        let r = rows[i / width];
+        return Err(FeatureError::NonFinite {
+            feature: names[i % width].clone(),
+            borrower: ledger.borrowers.display(r.borrower),
+            as_of: crate::dates::format(as_of[r.snapshot as usize]),
+        });
     }
     Ok(FeatureSet {
         as_of,
@@ -191,7 +231,6 @@ fn borrower(
             overdue_at_horizon: 0.0,
         });
     }
-    let width_start = values.len();
     let mut per_snapshot: Vec<Vec<f64>> = vec![Vec::new(); as_of.len()];
     for (day, kind, s) in checkpoints {
         w.advance(day);
@@ -218,5 +257,4 @@ fn borrower(
     for v in per_snapshot {
         values.extend_from_slice(&v);
     }
-    debug_assert!(values[width_start..].iter().all(|x| x.is_finite()));
 }

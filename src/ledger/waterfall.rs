@@ -4,10 +4,12 @@
 //! their loan when they carry a loan_id, otherwise across all of the
 //! borrower's loans. A loan takes part from its estimated start (its first due
 //! date minus one installment interval, or the first payment tagged to it), so
-//! nothing is allocated to a loan that did not exist yet. Money beyond all
-//! open installments is held as credit and applied when a new loan starts.
-//! A reversal (negative amount) takes back the most recent allocations first:
-//! credit, then the latest-due covered installments.
+//! nothing is allocated to a loan that did not exist yet. What a tagged
+//! payment leaves after its loan's whole schedule flows on to the borrower's
+//! other loans, oldest first; money beyond every open installment is held as
+//! credit and applied when a new loan starts. A reversal (negative amount)
+//! takes back the most recent allocations first: credit, then the latest-due
+//! covered installments (of its loan, when tagged).
 //!
 //! An installment is *covered* once its unpaid remainder is within the
 //! tolerance; `covered_on` is the date it last became covered. This module
@@ -36,7 +38,6 @@ pub struct Loan {
     /// Median installment amount: the loan's regular installment.
     pub regular: f64,
     frontier: usize,
-    credit: f64,
 }
 
 /// The account state of one borrower as of the last `advance`.
@@ -97,7 +98,6 @@ impl<'a> Waterfall<'a> {
                 active: false,
                 regular: median(installments[i..j].iter().map(|x| x.amount)),
                 frontier: i,
-                credit: 0.0,
             });
             i = j;
         }
@@ -172,15 +172,18 @@ impl<'a> Waterfall<'a> {
                 .iter()
                 .position(|l| self.installments[l.range.start].loan == key)
         });
-        if let Some(l) = loan {
-            if !self.loans[l].active {
-                self.activate(l, p.date);
-            }
-        }
         match (loan, p.amount >= 0.0) {
             (Some(l), true) => {
+                // Money paid into a loan shows that the loan exists: it starts
+                // now if its estimated start is later.
+                if !self.loans[l].active {
+                    self.loans[l].start = p.date;
+                    self.activate(l, p.date);
+                }
                 let left = self.allocate_loan(l, p.amount, p.date);
-                self.loans[l].credit += left;
+                if left > 0.0 {
+                    self.allocate_any(left, p.date);
+                }
             }
             (None, true) => self.allocate_any(p.amount, p.date),
             (Some(l), false) => self.reverse_loan(l, -p.amount),
@@ -264,8 +267,8 @@ impl<'a> Waterfall<'a> {
     }
 
     fn reverse_loan(&mut self, l: usize, mut amount: f64) {
-        let from_credit = amount.min(self.loans[l].credit);
-        self.loans[l].credit -= from_credit;
+        let from_credit = amount.min(self.credit);
+        self.credit -= from_credit;
         amount -= from_credit;
         while amount > 0.0 {
             let Some(i) = self.last_paid(l) else { break };
@@ -278,11 +281,6 @@ impl<'a> Waterfall<'a> {
         let from_credit = amount.min(self.credit);
         self.credit -= from_credit;
         amount -= from_credit;
-        for l in 0..self.loans.len() {
-            let c = amount.min(self.loans[l].credit);
-            self.loans[l].credit -= c;
-            amount -= c;
-        }
         while amount > 0.0 {
             let newest = (0..self.loans.len())
                 .filter_map(|l| self.last_paid(l).map(|i| (self.installments[i].due, l, i)))
@@ -529,6 +527,56 @@ mod tests {
         assert_eq!(w.remaining[1], 100.0); // loan 1 Mar 1 untouched
         assert_eq!(w.dpd(d(2, 20)), 5);
         assert!((w.overdue(d(2, 20)) - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_tagged_overpayment_flows_on_to_the_other_loans() {
+        // Loan 1: 100 due Feb 1. Loan 2: 80 due Jun 1 and Jul 1 (starts May 2).
+        let s = vec![
+            inst(1, d(2, 1), 100.0),
+            inst(2, d(6, 1), 80.0),
+            inst(2, d(7, 1), 80.0),
+        ];
+        let p = vec![pay(Some(1), d(2, 1), 180.0)];
+        let mut w = Waterfall::new(&s, &p, TOL);
+        w.advance(d(2, 1));
+        assert!((w.credit - 80.0).abs() < 1e-9);
+        w.advance(d(7, 10));
+        // The 80 went to loan 2's June installment when loan 2 started.
+        assert_eq!(w.remaining[1], 0.0);
+        assert_eq!(w.overdue(d(7, 10)), 80.0);
+    }
+
+    #[test]
+    fn a_tagged_reversal_takes_credit_before_installments() {
+        let s = vec![inst(1, d(2, 1), 100.0)];
+        let p = vec![pay(None, d(2, 1), 150.0), pay(Some(1), d(2, 5), -100.0)];
+        let mut w = Waterfall::new(&s, &p, TOL);
+        w.advance(d(2, 10));
+        // Net 50 paid: 50 of the installment is open again.
+        assert_eq!(w.credit, 0.0);
+        assert!((w.remaining[0] - 50.0).abs() < 1e-9);
+        assert_eq!(w.dpd(d(2, 10)), 9);
+    }
+
+    #[test]
+    fn only_money_in_starts_a_loan_early() {
+        let s = vec![
+            inst(1, d(2, 1), 100.0),
+            inst(2, d(6, 1), 80.0),
+            inst(2, d(7, 1), 80.0),
+        ];
+        // A reversal tagged to loan 2 before its start does not start it.
+        let p = vec![pay(Some(2), d(3, 1), -10.0)];
+        let mut w = Waterfall::new(&s, &p, TOL);
+        w.advance(d(3, 15));
+        assert!(!w.loans[1].active);
+        // A payment tagged to it does, on the payment date.
+        let p = vec![pay(Some(2), d(3, 1), 10.0)];
+        let mut w = Waterfall::new(&s, &p, TOL);
+        w.advance(d(3, 15));
+        assert!(w.loans[1].active);
+        assert_eq!(w.loans[1].start, d(3, 1));
     }
 
     #[test]

@@ -16,6 +16,17 @@ use crate::dates;
 use crate::labels::Labeled;
 use crate::ledger::FeatureSet;
 
+/// Columns of the feature table besides the features themselves.
+pub const FEATURE_TABLE_KEYS: [&str; 7] = [
+    "borrower_id",
+    "as_of",
+    "repaid",
+    "label_source",
+    "hardship",
+    "dispute",
+    "do_not_contact",
+];
+
 /// The Arrow type of borrower_id in outputs: the input's id type.
 pub fn id_data_type(t: IdType) -> DataType {
     match t {
