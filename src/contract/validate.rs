@@ -521,7 +521,7 @@ fn load_schedule(
         });
     }
     drop(checked);
-    installments.par_sort_unstable_by(|a, b| {
+    canonical_sort(&mut installments, |a, b| {
         (a.borrower, a.loan, a.due)
             .cmp(&(b.borrower, b.loan, b.due))
             .then(a.amount.total_cmp(&b.amount))
@@ -596,7 +596,7 @@ fn load_payments(
             amount: a,
         });
     }
-    out.par_sort_unstable_by(|a, b| {
+    canonical_sort(&mut out, |a, b| {
         (a.borrower, a.date)
             .cmp(&(b.borrower, b.date))
             // Same day: money in before reversals, larger first, then by loan.
@@ -607,6 +607,15 @@ fn load_payments(
     reports.push(report(raw, out.len() as u64, rj.count(), 0));
     rejects.append(&mut rj.rejects);
     (out, last)
+}
+
+/// Puts rows in their canonical order (a total order, so the result does not
+/// depend on the input order). Inputs usually arrive sorted by borrower and
+/// date already: checking that is one linear pass, far cheaper than sorting.
+fn canonical_sort<T: Send>(rows: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
+    if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        rows.par_sort_unstable_by(cmp);
+    }
 }
 
 fn is_present(c: &Column, row: usize) -> bool {
@@ -707,7 +716,7 @@ fn load_contacts(
             promise_date,
         });
     }
-    out.par_sort_unstable_by(|a, b| {
+    canonical_sort(&mut out, |a, b| {
         (a.borrower, a.time, a.channel, a.outcome, a.promise_date)
             .cmp(&(b.borrower, b.time, b.channel, b.outcome, b.promise_date))
             .then(
