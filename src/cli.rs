@@ -26,6 +26,105 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Build point-in-time features and labels, one row per borrower per as-of date.
     Features(FeaturesArgs),
+    /// Train a repayment model and write models/NAME/model.json and model-card.md.
+    Train(TrainArgs),
+    /// Score tonight's population with a trained model.
+    Score(ScoreArgs),
+}
+
+/// Which transform the model applies to features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Binning {
+    /// Standardized features (mean and std of the training part).
+    None,
+    /// A scorecard: monotonic weight-of-evidence bins.
+    Woe,
+}
+
+/// Arguments of `dunning train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// A feature table written by `dunning features` (instead of ledger inputs).
+    #[arg(long, conflicts_with_all = ["schedule", "payments", "borrowers", "contacts", "labels", "as_of"])]
+    pub features: Option<PathBuf>,
+    /// Installment schedule (Parquet).
+    #[arg(long, requires = "payments")]
+    pub schedule: Option<PathBuf>,
+    /// Payments (Parquet).
+    #[arg(long, requires = "schedule")]
+    pub payments: Option<PathBuf>,
+    /// Borrower flags and attributes (Parquet).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Collection contacts (Parquet).
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// Given labels (Parquet).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Snapshot dates of the training table (with ledger inputs); repeat.
+    #[arg(long = "as-of", value_parser = parse_day)]
+    pub as_of: Vec<Day>,
+    /// Label horizon in days.
+    #[arg(long, default_value_t = DEFAULT_HORIZON_DAYS)]
+    pub horizon_days: i32,
+    /// Numeric borrower columns to use as features (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub attributes: Vec<String>,
+    /// Model directory to write, e.g. models/default.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// L2 penalty ALPHA: linfa minimizes the summed log loss + ALPHA/2 |w|^2,
+    /// so ALPHA = 1/C of scikit-learn. Default 1 (scikit-learn's C = 1).
+    #[arg(long = "l2", default_value_t = 1.0)]
+    pub l2: f64,
+    /// Share of borrowers held out for validation.
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_share: f64,
+    /// Validate on snapshots on or after this date instead (out of time).
+    #[arg(long, value_parser = parse_day)]
+    pub validate_as_of: Option<Day>,
+    /// Seed of the borrower split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Features to use (default: all).
+    #[arg(long = "features-list", value_delimiter = ',')]
+    pub features_list: Option<Vec<String>>,
+    /// Feature transform: none (standardize) or woe (scorecard bins).
+    #[arg(long, value_enum, default_value_t = Binning::None)]
+    pub binning: Binning,
+}
+
+/// Arguments of `dunning score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// Model directory (or its model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Installment schedule (Parquet).
+    #[arg(long)]
+    pub schedule: PathBuf,
+    /// Payments (Parquet).
+    #[arg(long)]
+    pub payments: PathBuf,
+    /// Borrower flags and attributes (Parquet).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Collection contacts (Parquet).
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// The as-of date (YYYY-MM-DD).
+    #[arg(long = "as-of", value_parser = parse_day)]
+    pub as_of: Day,
+    /// An installment counts as covered when at most this amount is unpaid.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// Fail instead of rejecting bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output scored table (Parquet).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `dunning generate`.

@@ -6,6 +6,7 @@
 use crate::contract::ContractError;
 use crate::generate::GenerateError;
 use crate::ledger::FeatureError;
+use crate::model::ModelError;
 use crate::output::OutputError;
 
 /// What kind of failure an error is; each maps to a distinct exit code.
@@ -51,6 +52,9 @@ pub enum Error {
     /// Synthetic data generation failed.
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// Training, loading or applying a model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
@@ -66,6 +70,15 @@ impl Error {
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
             Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,
+            Error::Model(m) => match m {
+                ModelError::Read { .. }
+                | ModelError::Corrupt { .. }
+                | ModelError::FormatVersion { .. }
+                | ModelError::FeatureMismatch { .. } => ErrorKind::BadConfig,
+                ModelError::Training(_) => ErrorKind::BadInput,
+                ModelError::Options(_) => ErrorKind::Usage,
+                ModelError::Solver(_) => ErrorKind::Internal,
+            },
         }
     }
 }

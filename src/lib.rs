@@ -43,6 +43,8 @@ pub mod generate;
 pub mod jobs;
 pub mod labels;
 pub mod ledger;
+pub mod model;
 pub mod output;
+pub mod scoring;
 
 pub use error::{Error, ErrorKind, Result};

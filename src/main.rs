@@ -8,11 +8,16 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::{info, warn};
 
-use cli::{Cli, Command, FeaturesArgs, GenerateArgs};
+use cli::{Binning, Cli, Command, FeaturesArgs, GenerateArgs, ScoreArgs, TrainArgs};
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
 use dunning::jobs::features::{self, FeaturesOptions};
-use dunning::ledger::SnapshotOptions;
+use dunning::jobs::score::{self, ScoreOptions};
+use dunning::jobs::train::{self, TrainInput, TrainJobOptions};
+use dunning::ledger::{SnapshotOptions, DEFAULT_TOLERANCE};
+use dunning::model::fit::FitOptions;
+use dunning::model::train::TrainOptions;
+use dunning::model::{Scaling, Transform};
 use dunning::ErrorKind;
 
 fn main() -> ExitCode {
@@ -52,6 +57,8 @@ fn run(command: Command) -> dunning::Result<()> {
     match command {
         Command::Generate(args) => run_generate(args),
         Command::Features(args) => run_features(args),
+        Command::Train(args) => run_train(args),
+        Command::Score(args) => run_score(args),
     }
 }
 
@@ -125,6 +132,114 @@ fn run_features(args: FeaturesArgs) -> dunning::Result<()> {
         s.rows_written,
         s.features.len(),
         s.output,
+        stages.join(", ")
+    );
+    Ok(())
+}
+
+fn run_train(args: TrainArgs) -> dunning::Result<()> {
+    let input = match (args.features, args.schedule, args.payments) {
+        (Some(f), _, _) => TrainInput::Features(f),
+        (None, Some(schedule), Some(payments)) => TrainInput::Ledger {
+            inputs: InputPaths {
+                schedule,
+                payments,
+                borrowers: args.borrowers,
+                contacts: args.contacts,
+                labels: args.labels,
+            },
+            snapshots: SnapshotOptions {
+                as_of: args.as_of,
+                horizon_days: args.horizon_days,
+                tolerance: DEFAULT_TOLERANCE,
+            },
+            load: LoadOptions {
+                attributes: args.attributes,
+                strict: false,
+            },
+            data_end: None,
+        },
+        _ => {
+            return Err(dunning::Error::Usage(
+                "give --features F, or --schedule F --payments F with --as-of".into(),
+            ))
+        }
+    };
+    let opts = TrainJobOptions {
+        input,
+        out_dir: args.out,
+        train: TrainOptions {
+            name: String::new(),
+            version: String::new(),
+            created_at: String::new(),
+            fit: FitOptions {
+                alpha: args.l2,
+                ..FitOptions::default()
+            },
+            validation_share: args.validation_share,
+            validate_as_of: args.validate_as_of,
+            seed: args.seed,
+            features: args.features_list,
+            transform: match args.binning {
+                Binning::None => Transform::Standardize,
+                Binning::Woe => Transform::Woe,
+            },
+            scaling: Scaling::default(),
+        },
+    };
+    let t = std::time::Instant::now();
+    let m = train::run(&opts)?;
+    for e in &m.excluded_features {
+        warn!("feature `{}` left out: {}", e.name, e.reason);
+    }
+    info!(
+        "trained {} on {} rows ({} features) in {:.2}s; validation on {} rows: AUC {:.4}, KS {:.4}, Brier {:.4}; wrote {}",
+        m.version,
+        m.training.train_rows,
+        m.features.len(),
+        t.elapsed().as_secs_f64(),
+        m.training.validation_rows,
+        m.validation.auc,
+        m.validation.ks,
+        m.validation.brier,
+        opts.out_dir.display()
+    );
+    Ok(())
+}
+
+fn run_score(args: ScoreArgs) -> dunning::Result<()> {
+    let opts = ScoreOptions {
+        model: args.model,
+        inputs: InputPaths {
+            schedule: args.schedule,
+            payments: args.payments,
+            borrowers: args.borrowers,
+            contacts: args.contacts,
+            labels: None,
+        },
+        as_of: args.as_of,
+        tolerance: args.tolerance,
+        strict: args.strict,
+        out: args.out,
+    };
+    let s = score::run(&opts)?;
+    if s.rejected > 0 {
+        warn!(
+            "{} input rows rejected; see the rejects file beside the output",
+            s.rejected
+        );
+    }
+    let stages: Vec<String> = s
+        .timings
+        .iter()
+        .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
+        .collect();
+    info!(
+        "scored {} borrowers ({} outside the population) with {} into {} ({})",
+        s.rows,
+        s.outside_population,
+        s.model_version,
+        opts.out.display(),
         stages.join(", ")
     );
     Ok(())

@@ -3,3 +3,5 @@
 //! outputs. Jobs return summaries; they never print.
 
 pub mod features;
+pub mod score;
+pub mod train;

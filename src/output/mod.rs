@@ -17,6 +17,7 @@ use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 /// Errors raised while writing an output file.
@@ -166,8 +167,18 @@ pub fn write_parquet(dest: &Path, schema: Arc<Schema>, batches: &[RecordBatch]) 
         action: "opening the temporary file",
         source,
     })?;
-    let mut writer =
-        ArrowWriter::try_new(handle, schema, Some(writer_properties())).map_err(pq_err)?;
+    // The schema's metadata also goes into the Parquet footer's key-value
+    // metadata (sorted by key), where readers other than Arrow look for it.
+    let mut kv: Vec<KeyValue> = schema
+        .metadata()
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    kv.sort_by(|a, b| a.key.cmp(&b.key));
+    let props = WriterProperties::into_builder(writer_properties())
+        .set_key_value_metadata((!kv.is_empty()).then_some(kv))
+        .build();
+    let mut writer = ArrowWriter::try_new(handle, schema, Some(props)).map_err(pq_err)?;
     for batch in batches {
         writer.write(batch).map_err(pq_err)?;
     }

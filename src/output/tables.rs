@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, StringArray, UInt64Array};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, StringArray, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 
@@ -15,6 +17,11 @@ use crate::contract::{IdType, Ledger, Reject};
 use crate::dates;
 use crate::labels::Labeled;
 use crate::ledger::FeatureSet;
+use crate::model::Model;
+use crate::scoring::{self, ScoredRow};
+
+/// Version of the scored table's schema, in its Parquet metadata.
+pub const SCORED_SCHEMA_VERSION: &str = "1";
 
 /// Columns of the feature table besides the features themselves.
 pub const FEATURE_TABLE_KEYS: [&str; 7] = [
@@ -133,4 +140,93 @@ pub fn rejects_table(rejects: &[Reject]) -> RecordBatch {
         )),
     ];
     RecordBatch::try_new(rejects_schema(), columns).expect("columns are built to the schema")
+}
+
+/// Builds the scored table, one row per scored borrower in borrower-id order.
+///
+/// Columns: `borrower_id`, `as_of` (Date32), `p_repay` (Float64 in [0, 1]),
+/// `score` (Int32), `risk_band`, `dpd` (Int32), `dpd_bucket`,
+/// `overdue_amount` (Float64), `reason_1`..`reason_3` (Utf8, null where
+/// fewer features lower the score), `model_version`. The schema metadata
+/// carries `dunning.schema_version`, `dunning.model_name`,
+/// `dunning.model_version`, `dunning.model_sha256` and `dunning.as_of`.
+pub fn scored_table(
+    ledger: &Ledger,
+    fs: &FeatureSet,
+    model: &Model,
+    scored: &[ScoredRow],
+    model_sha256: &str,
+) -> RecordBatch {
+    let dpd = fs.position("dpd").expect("dpd is a ledger feature");
+    let overdue = fs
+        .position("overdue_amount")
+        .expect("overdue_amount is a ledger feature");
+    let width = fs.names.len();
+    let value = |r: &ScoredRow, j: usize| fs.values[r.row * width + j];
+    let borrowers: Vec<u32> = scored.iter().map(|r| fs.rows[r.row].borrower).collect();
+    let as_of = fs.as_of.first().copied().unwrap_or(0);
+    let reason = |k: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter(scored.iter().map(|r| {
+            r.reasons[k].map(|i| model.features[i as usize].name.as_str())
+        })))
+    };
+    let fields = vec![
+        Field::new(
+            "borrower_id",
+            id_data_type(ledger.borrowers.id_type()),
+            false,
+        ),
+        Field::new("as_of", DataType::Date32, false),
+        Field::new("p_repay", DataType::Float64, false),
+        Field::new("score", DataType::Int32, false),
+        Field::new("risk_band", DataType::Utf8, false),
+        Field::new("dpd", DataType::Int32, false),
+        Field::new("dpd_bucket", DataType::Utf8, false),
+        Field::new("overdue_amount", DataType::Float64, false),
+        Field::new("reason_1", DataType::Utf8, true),
+        Field::new("reason_2", DataType::Utf8, true),
+        Field::new("reason_3", DataType::Utf8, true),
+        Field::new("model_version", DataType::Utf8, false),
+    ];
+    let columns: Vec<ArrayRef> = vec![
+        ledger.borrowers.take(&borrowers),
+        Arc::new(Date32Array::from_iter_values(
+            scored
+                .iter()
+                .map(|r| fs.as_of[fs.rows[r.row].snapshot as usize]),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            scored.iter().map(|r| r.p_repay),
+        )),
+        Arc::new(Int32Array::from_iter_values(scored.iter().map(|r| r.score))),
+        Arc::new(StringArray::from_iter_values(
+            scored.iter().map(|r| model.bands[r.band].band.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            scored.iter().map(|r| value(r, dpd) as i32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            scored.iter().map(|r| scoring::dpd_bucket(value(r, dpd))),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            scored.iter().map(|r| value(r, overdue)),
+        )),
+        reason(0),
+        reason(1),
+        reason(2),
+        Arc::new(StringArray::from_iter_values(
+            scored.iter().map(|_| model.version.as_str()),
+        )),
+    ];
+    let mut meta = HashMap::new();
+    meta.insert(
+        "dunning.schema_version".to_string(),
+        SCORED_SCHEMA_VERSION.to_string(),
+    );
+    meta.insert("dunning.model_name".to_string(), model.name.clone());
+    meta.insert("dunning.model_version".to_string(), model.version.clone());
+    meta.insert("dunning.model_sha256".to_string(), model_sha256.to_string());
+    meta.insert("dunning.as_of".to_string(), dates::format(as_of));
+    RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), columns)
+        .expect("columns are built to the schema")
 }

@@ -96,3 +96,19 @@ pub fn assert_exit(o: &Output, code: i32) {
 pub fn day(s: &str) -> i32 {
     dunning::dates::parse(s).expect("date")
 }
+
+/// The Parquet footer's key-value metadata of a file.
+pub fn footer_metadata(path: &Path) -> std::collections::HashMap<String, String> {
+    let file = std::fs::File::open(path).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .filter_map(|k| Some((k.key.clone(), k.value.clone()?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,234 @@
+//! `dunning train`: fit a model on a feature table (a file written by
+//! `dunning features`, or built from ledger inputs) and write
+//! `models/NAME/model.json` and `model-card.md`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Date32Type, Float64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use crate::contract::{self, ContractError, InputPaths, LoadOptions};
+use crate::dates::{self, Day};
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::ledger::{self, SnapshotOptions};
+use crate::model::train::{self, group_hash, TrainOptions, TrainingTable};
+use crate::model::{card, Model};
+use crate::output::{self, tables::FEATURE_TABLE_KEYS};
+
+/// Where the training table comes from.
+#[derive(Debug, Clone)]
+pub enum TrainInput {
+    /// A feature table written by `dunning features`.
+    Features(PathBuf),
+    /// Ledger inputs, featurized in memory.
+    Ledger {
+        /// Input files.
+        inputs: InputPaths,
+        /// Snapshots.
+        snapshots: SnapshotOptions,
+        /// Attributes and strictness.
+        load: LoadOptions,
+        /// End of data for labels.
+        data_end: Option<Day>,
+    },
+}
+
+/// Options of one `train` run.
+#[derive(Debug, Clone)]
+pub struct TrainJobOptions {
+    /// The training table's source.
+    pub input: TrainInput,
+    /// The model directory (its name is the model's name).
+    pub out_dir: PathBuf,
+    /// Training options; `name`, `version` and `created_at` are filled in by [`run`] when empty.
+    pub train: TrainOptions,
+}
+
+/// The current time as RFC 3339 (UTC, seconds).
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    chrono::DateTime::from_timestamp(secs, 0).map_or_else(
+        || "1970-01-01T00:00:00Z".into(),
+        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    )
+}
+
+/// Trains and writes the model; returns it.
+pub fn run(opts: &TrainJobOptions) -> Result<Model> {
+    let table = match &opts.input {
+        TrainInput::Features(path) => read_feature_table(path)?,
+        TrainInput::Ledger {
+            inputs,
+            snapshots,
+            load,
+            data_end,
+        } => {
+            let ledger = contract::load(inputs, load)?;
+            let fs = ledger::build(&ledger, snapshots)?;
+            let labeled = labels::attach(
+                &fs,
+                ledger.labels.as_deref(),
+                data_end.or(ledger.last_payment),
+            );
+            let width = fs.names.len();
+            let mut t = TrainingTable {
+                names: fs.names.clone(),
+                horizon_days: Some(fs.horizon_days),
+                ..TrainingTable::default()
+            };
+            for (i, &k) in labeled.rows.iter().enumerate() {
+                let r = fs.rows[k];
+                t.values
+                    .extend_from_slice(&fs.values[k * width..(k + 1) * width]);
+                t.labels.push(labeled.repaid[i]);
+                t.groups
+                    .push(group_hash(&ledger.borrowers.display(r.borrower)));
+                t.as_of.push(fs.as_of[r.snapshot as usize]);
+            }
+            t
+        }
+    };
+    let mut topts = opts.train.clone();
+    let name = opts
+        .out_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    if topts.name.is_empty() {
+        topts.name = name;
+    }
+    if topts.created_at.is_empty() {
+        topts.created_at = now_rfc3339();
+    }
+    if topts.version.is_empty() {
+        topts.version = format!("{}@{}", topts.name, topts.created_at);
+    }
+    let model = train::train(&table, &topts)?;
+    output::write_json(&opts.out_dir.join("model.json"), &model)?;
+    let card_path = opts.out_dir.join("model-card.md");
+    let file = output::AtomicFile::create(&card_path)?;
+    std::io::Write::write_all(&mut file.file(), card::render(&model).as_bytes()).map_err(
+        |source| output::OutputError::Io {
+            path: card_path.clone(),
+            action: "writing",
+            source,
+        },
+    )?;
+    file.commit()?;
+    Ok(model)
+}
+
+/// Reads a feature table written by `dunning features`: every Float64 column
+/// besides the key columns is a feature.
+pub fn read_feature_table(path: &Path) -> Result<TrainingTable> {
+    let unreadable = |message: String| {
+        Error::Contract(ContractError::Unreadable {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    let file = std::fs::File::open(path).map_err(|source| {
+        Error::Contract(ContractError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    let reader =
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| unreadable(e.to_string()))?;
+    let schema = reader.schema().clone();
+    let horizon = schema
+        .metadata()
+        .get("dunning.horizon_days")
+        .and_then(|h| h.parse().ok());
+    for (col, dt) in [
+        ("borrower_id", None),
+        ("as_of", Some(DataType::Date32)),
+        ("repaid", Some(DataType::Boolean)),
+    ] {
+        match schema.field_with_name(col) {
+            Err(_) => {
+                return Err(Error::Contract(ContractError::MissingColumn {
+                    path: path.to_path_buf(),
+                    table: "features",
+                    column: col,
+                }))
+            }
+            Ok(f) if dt.as_ref().is_some_and(|d| f.data_type() != d) => {
+                return Err(Error::Contract(ContractError::WrongType {
+                    path: path.to_path_buf(),
+                    column: col.into(),
+                    found: f.data_type().to_string(),
+                    expected: if col == "as_of" { "Date32" } else { "Boolean" },
+                }))
+            }
+            Ok(_) => {}
+        }
+    }
+    let names: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| {
+            f.data_type() == &DataType::Float64 && !FEATURE_TABLE_KEYS.contains(&f.name().as_str())
+        })
+        .map(|f| f.name().clone())
+        .collect();
+    let mut t = TrainingTable {
+        names: names.clone(),
+        horizon_days: horizon,
+        ..TrainingTable::default()
+    };
+    let batches = reader.build().map_err(|e| unreadable(e.to_string()))?;
+    let mut offset = 0usize;
+    for batch in batches {
+        let batch = batch.map_err(|e| unreadable(e.to_string()))?;
+        let ids = batch.column_by_name("borrower_id").expect("checked");
+        let ids =
+            arrow::compute::cast(ids, &DataType::Utf8).map_err(|e| unreadable(e.to_string()))?;
+        let ids = ids.as_string::<i32>();
+        let as_of = batch
+            .column_by_name("as_of")
+            .expect("checked")
+            .as_primitive::<Date32Type>()
+            .clone();
+        let repaid = batch
+            .column_by_name("repaid")
+            .expect("checked")
+            .as_boolean()
+            .clone();
+        let cols: Vec<Arc<dyn Array>> = names
+            .iter()
+            .map(|n| batch.column_by_name(n).expect("listed").clone())
+            .collect();
+        for r in 0..batch.num_rows() {
+            for (c, name) in cols.iter().zip(&names) {
+                let a = c.as_primitive::<Float64Type>();
+                let v = if a.is_null(r) { f64::NAN } else { a.value(r) };
+                if !v.is_finite() {
+                    return Err(Error::Contract(ContractError::Unreadable {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "column `{name}` row index {}: feature values must be finite, got {v}",
+                            offset + r
+                        ),
+                    }));
+                }
+                t.values.push(v);
+            }
+            t.labels.push(repaid.is_valid(r).then(|| repaid.value(r)));
+            t.groups
+                .push(group_hash(if ids.is_valid(r) { ids.value(r) } else { "" }));
+            t.as_of.push(if as_of.is_valid(r) {
+                as_of.value(r)
+            } else {
+                dates::ymd(1970, 1, 1)
+            });
+        }
+        offset += batch.num_rows();
+    }
+    Ok(t)
+}

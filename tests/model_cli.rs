@@ -1,0 +1,254 @@
+//! `dunning train` and `dunning score` end to end on the committed sample.
+
+mod common;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Float64Type, Int32Type};
+use common::*;
+use dunning::model::Model;
+
+fn sample(name: &str) -> String {
+    format!("{}/data/sample/{name}.parquet", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn train(w: &Workdir, out: &str, extra: &[&str]) -> std::process::Output {
+    let (s, p, b, c) = (
+        sample("schedule"),
+        sample("payments"),
+        sample("borrowers"),
+        sample("contacts"),
+    );
+    let mut args = vec![
+        "train",
+        "--schedule",
+        &s,
+        "--payments",
+        &p,
+        "--borrowers",
+        &b,
+        "--contacts",
+        &c,
+        "--as-of",
+        "2025-09-30",
+        "--as-of",
+        "2025-10-31",
+        "--as-of",
+        "2025-11-30",
+        "--attributes",
+        "income",
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    w.run(&args)
+}
+
+fn score(w: &Workdir, model: &str, out: &str, threads: &str) -> std::process::Output {
+    let (s, p, b, c) = (
+        sample("schedule"),
+        sample("payments"),
+        sample("borrowers"),
+        sample("contacts"),
+    );
+    std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
+        .args([
+            "score",
+            "--model",
+            model,
+            "--schedule",
+            &s,
+            "--payments",
+            &p,
+            "--borrowers",
+            &b,
+            "--contacts",
+            &c,
+            "--as-of",
+            "2025-12-31",
+            "--out",
+            out,
+        ])
+        .current_dir(w.root())
+        .env("RAYON_NUM_THREADS", threads)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn train_then_score_on_the_sample() {
+    let w = Workdir::new();
+    assert_exit(&train(&w, "models/m", &[]), 0);
+    let model = Model::load(&w.path("models/m/model.json")).unwrap();
+    assert!(w.path("models/m/model-card.md").exists());
+    // model.json round-trips through serde.
+    let again: Model = serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+    assert_eq!(again, model);
+    assert!(model.validation.auc > 0.7, "AUC {}", model.validation.auc);
+    assert_eq!(model.bands.len(), 5);
+
+    // Same seed: same coefficients.
+    assert_exit(&train(&w, "models/m2", &[]), 0);
+    let m2 = Model::load(&w.path("models/m2/model.json")).unwrap();
+    for (a, b) in model.features.iter().zip(&m2.features) {
+        assert_eq!(a.name, b.name);
+        assert!((a.coefficient - b.coefficient).abs() < 1e-9);
+    }
+
+    // Scores: identical for 1, 2 and 8 threads, and on re-running.
+    for (t, out) in [
+        ("1", "s1.parquet"),
+        ("2", "s2.parquet"),
+        ("8", "s8.parquet"),
+    ] {
+        assert_exit(&score(&w, "models/m", out, t), 0);
+    }
+    let s1 = std::fs::read(w.path("s1.parquet")).unwrap();
+    assert_eq!(s1, std::fs::read(w.path("s2.parquet")).unwrap());
+    assert_eq!(s1, std::fs::read(w.path("s8.parquet")).unwrap());
+
+    let t = read_parquet(&w.path("s1.parquet"));
+    let schema = t.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "borrower_id",
+            "as_of",
+            "p_repay",
+            "score",
+            "risk_band",
+            "dpd",
+            "dpd_bucket",
+            "overdue_amount",
+            "reason_1",
+            "reason_2",
+            "reason_3",
+            "model_version"
+        ]
+    );
+    assert_eq!(
+        t.schema().field_with_name("score").unwrap().data_type(),
+        &DataType::Int32
+    );
+    let meta = footer_metadata(&w.path("s1.parquet"));
+    assert_eq!(
+        meta.get("dunning.model_name").map(String::as_str),
+        Some("m")
+    );
+    assert_eq!(
+        meta.get("dunning.as_of").map(String::as_str),
+        Some("2025-12-31")
+    );
+    assert_eq!(meta.get("dunning.model_sha256").map(String::len), Some(64));
+    let p = t
+        .column_by_name("p_repay")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    assert!(p.values().iter().all(|v| (0.0..=1.0).contains(v)));
+    let ids = t
+        .column_by_name("borrower_id")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int64Type>();
+    assert!(
+        ids.values().windows(2).all(|w| w[0] < w[1]),
+        "sorted by borrower_id"
+    );
+    // Reason codes: features that lower the score, known to the model.
+    let r1 = t.column_by_name("reason_1").unwrap().as_string::<i32>();
+    let known: Vec<&str> = model.features.iter().map(|f| f.name.as_str()).collect();
+    assert!((0..r1.len())
+        .filter(|&k| r1.is_valid(k))
+        .all(|k| known.contains(&r1.value(k))));
+    assert!(r1.null_count() < r1.len());
+    // Higher scores, higher p_repay; score = offset + factor * ln(odds).
+    let s = t
+        .column_by_name("score")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    for k in 0..t.num_rows() {
+        let odds = p.value(k) / (1.0 - p.value(k));
+        assert!(
+            (f64::from(s.value(k)) - (model.scaling.offset + model.scaling.factor * odds.ln()))
+                .abs()
+                <= 0.5 + 1e-9
+        );
+    }
+}
+
+#[test]
+fn woe_scorecard_trains_and_scores() {
+    let w = Workdir::new();
+    assert_exit(&train(&w, "models/woe", &["--binning", "woe"]), 0);
+    let model = Model::load(&w.path("models/woe/model.json")).unwrap();
+    assert!(model.features.iter().all(|f| f.woe.is_some()));
+    assert!(model.validation.auc > 0.7, "AUC {}", model.validation.auc);
+    assert_exit(&score(&w, "models/woe", "s.parquet", "2"), 0);
+}
+
+/// Expects `dunning score` with `model` to fail with exit 78, mentioning `needle`, writing nothing.
+fn expect_bad_model(setup: impl FnOnce(&Workdir), needle: &str) {
+    let w = Workdir::new();
+    setup(&w);
+    let o = score(&w, "models/x", "out.parquet", "2");
+    assert_exit(&o, 78);
+    assert!(
+        stderr(&o).contains(needle),
+        "expected {needle:?} in {}",
+        stderr(&o)
+    );
+    assert!(!w.path("out.parquet").exists());
+}
+
+#[test]
+fn rejects_missing_model() {
+    expect_bad_model(|_| {}, "cannot read the model");
+}
+
+#[test]
+fn rejects_corrupt_model() {
+    expect_bad_model(
+        |w| {
+            std::fs::create_dir_all(w.path("models/x")).unwrap();
+            std::fs::write(
+                w.path("models/x/model.json"),
+                "{\"format_version\": 1, \"name\": ",
+            )
+            .unwrap();
+        },
+        "not a valid model.json",
+    );
+}
+
+#[test]
+fn rejects_future_format_version() {
+    expect_bad_model(
+        |w| {
+            assert_exit(&train(w, "models/x", &[]), 0);
+            let p = w.path("models/x/model.json");
+            let text = std::fs::read_to_string(&p).unwrap().replacen(
+                "\"format_version\": 1",
+                "\"format_version\": 99",
+                1,
+            );
+            std::fs::write(&p, text).unwrap();
+        },
+        "format version 99",
+    );
+}
+
+#[test]
+fn rejects_model_whose_features_the_inputs_lack() {
+    expect_bad_model(
+        |w| {
+            assert_exit(&train(w, "models/x", &[]), 0);
+            let p = w.path("models/x/model.json");
+            let text = std::fs::read_to_string(&p).unwrap().replacen(
+                "\"name\": \"dpd\"",
+                "\"name\": \"shoe_size\"",
+                1,
+            );
+            std::fs::write(&p, text).unwrap();
+        },
+        "shoe_size",
+    );
+}
