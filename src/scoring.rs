@@ -131,6 +131,39 @@ mod tests {
         );
     }
 
+    fn model(coefficients: &[f64]) -> Model {
+        let json = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/model.json"
+        ))
+        .unwrap();
+        let mut m: Model = serde_json::from_str(&json).unwrap();
+        m.features.truncate(coefficients.len());
+        for (f, &c) in m.features.iter_mut().zip(coefficients) {
+            f.coefficient = c;
+            f.mean = Some(0.0);
+            f.std = Some(1.0);
+            f.reference = 0.0;
+        }
+        m.intercept = 0.5;
+        m
+    }
+
+    #[test]
+    fn reasons_are_the_most_negative_contributions_first() {
+        let m = model(&[1.0, -2.0, 0.5, 3.0, -1.0]);
+        let cols = [0, 1, 2, 3, 4];
+        // Contributions: -1.0, -2.0, +0.5, -6.0, -1.0 -> features 3, 1, then 0
+        // (ties between 0 and 4 go to the earlier feature).
+        let r = score_row(&m, &cols, &[-1.0, 1.0, 1.0, -2.0, 1.0], 0);
+        assert_eq!(r.reasons, [Some(3), Some(1), Some(0)]);
+        let z: f64 = 0.5 - 1.0 - 2.0 + 0.5 - 6.0 - 1.0;
+        assert!((r.p_repay - 1.0 / (1.0 + (-z).exp())).abs() < 1e-15);
+        // Only one feature lowers the score: the other reasons are null.
+        let r = score_row(&m, &cols, &[1.0, -1.0, 1.0, 0.0, 0.5], 0);
+        assert_eq!(r.reasons, [Some(4), None, None]);
+    }
+
     #[test]
     fn scaling_defaults_are_the_scorecard_convention() {
         let s = crate::model::Scaling::default();
