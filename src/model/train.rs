@@ -6,7 +6,7 @@
 //! [`super::fit`], and validates. Reading the inputs and writing the model
 //! files belong to [`crate::jobs`].
 
-use ndarray::Array2;
+use ndarray::{Array2, ShapeBuilder};
 
 use super::fit::{fit_logistic, FitOptions};
 use super::metrics;
@@ -227,8 +227,10 @@ pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
             "no feature varies on the training rows".into(),
         ));
     }
+    // Column-major (Fortran order): linfa's gradient is x.t() . r, which then
+    // reads contiguous memory; on 1M x 37 this halves the fit time.
     let design = |rows: &[usize]| {
-        Array2::from_shape_fn((rows.len(), features.len()), |(i, k)| {
+        Array2::from_shape_fn((rows.len(), features.len()).f(), |(i, k)| {
             features[k].transform(table.value(rows[i], columns[k]))
         })
     };
