@@ -122,17 +122,12 @@ fn run_features(args: FeaturesArgs) -> dunning::Result<()> {
             c.as_of, c.borrowers, c.in_population, c.outside_population, c.labelled, c.repaid
         );
     }
-    let stages: Vec<String> = s
-        .timings
-        .iter()
-        .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
-        .collect();
     info!(
         "wrote {} rows x {} features to {} ({})",
         s.rows_written,
         s.features.len(),
         s.output,
-        stages.join(", ")
+        stages(&s.timings)
     );
     Ok(())
 }
@@ -229,18 +224,22 @@ fn run_score(args: ScoreArgs) -> dunning::Result<()> {
             s.rejected
         );
     }
-    let stages: Vec<String> = s
-        .timings
-        .iter()
-        .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
-        .collect();
     info!(
         "scored {} borrowers ({} outside the population) with {} into {} ({})",
         s.rows,
         s.outside_population,
         s.model_version,
         opts.out.display(),
-        stages.join(", ")
+        stages(&s.timings)
     );
     Ok(())
+}
+
+/// "stage 1.23s, stage 0.45s" for the log.
+fn stages(timings: &[(&str, std::time::Duration)]) -> String {
+    let parts: Vec<String> = timings
+        .iter()
+        .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
+        .collect();
+    parts.join(", ")
 }

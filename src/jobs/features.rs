@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::contract::{self, InputPaths, LoadOptions, TableReport};
 use crate::dates::{self, Day};
 use crate::error::{Error, Result};
+use crate::jobs::{sibling, write_rejects, Stopwatch};
 use crate::labels::{self, SnapshotCounts};
 use crate::ledger::{self, SnapshotOptions};
 use crate::output::{self, tables};
@@ -55,15 +56,6 @@ pub struct FeaturesSummary {
     /// Wall time of each stage (logged, not written: the summary is deterministic).
     #[serde(skip)]
     pub timings: Vec<(&'static str, std::time::Duration)>,
-}
-
-/// `features.parquet` -> `features.<suffix>` beside it.
-pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "features".into());
-    out.with_file_name(format!("{stem}.{suffix}"))
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -128,24 +120,15 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
         report.rows_unmatched += unused;
     }
 
-    let rejects_path = sibling(&opts.out, "rejects.parquet");
     let summary_path = sibling(&opts.out, "summary.json");
     let table = tables::feature_table(&ledger, &fs, &labeled);
-    if ledger.rejects.is_empty() {
-        output::remove_stale(&rejects_path)?;
-    } else {
-        output::write_parquet(
-            &rejects_path,
-            tables::rejects_schema(),
-            &[tables::rejects_table(&ledger.rejects)],
-        )?;
-    }
+    let rejects_path = write_rejects(&opts.out, &ledger.rejects)?;
     output::write_parquet(&opts.out, table.schema(), std::slice::from_ref(&table))?;
     clock.lap("write");
     let summary = FeaturesSummary {
         dunning_version: env!("CARGO_PKG_VERSION").to_string(),
         output: opts.out.display().to_string(),
-        rejects_file: (!ledger.rejects.is_empty()).then(|| rejects_path.display().to_string()),
+        rejects_file: rejects_path.map(|p| p.display().to_string()),
         inputs: ledger.reports.clone(),
         snapshots: labeled.counts.clone(),
         rows_written: table.num_rows() as u64,
@@ -158,28 +141,4 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
     };
     output::write_json(&summary_path, &summary)?;
     Ok(summary)
-}
-
-/// Wall time per stage.
-#[derive(Debug)]
-struct Stopwatch {
-    last: std::time::Instant,
-    laps: Vec<(&'static str, std::time::Duration)>,
-}
-
-impl Default for Stopwatch {
-    fn default() -> Self {
-        Self {
-            last: std::time::Instant::now(),
-            laps: Vec::new(),
-        }
-    }
-}
-
-impl Stopwatch {
-    fn lap(&mut self, stage: &'static str) {
-        let now = std::time::Instant::now();
-        self.laps.push((stage, now - self.last));
-        self.last = now;
-    }
 }

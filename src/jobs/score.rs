@@ -50,7 +50,7 @@ pub struct ScoreSummary {
 
 /// Loads the model, builds the features it needs, scores and writes.
 pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
-    let t0 = std::time::Instant::now();
+    let mut clock = crate::jobs::Stopwatch::default();
     let path = if opts.model.is_dir() {
         opts.model.join("model.json")
     } else {
@@ -109,7 +109,7 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
         }
         e => Error::Contract(e),
     })?;
-    let t_load = t0.elapsed();
+    clock.lap("read and validate");
     let snapshots = SnapshotOptions {
         as_of: vec![opts.as_of],
         horizon_days: model
@@ -120,33 +120,19 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
     };
     let fs = ledger::build(&ledger, &snapshots)?;
     let population = labels::attach(&fs, None, None);
-    let t_features = t0.elapsed();
+    clock.lap("features");
     let scored = scoring::score(&model, &fs, &population.rows)?;
-    let t_score = t0.elapsed();
+    clock.lap("score");
     let batch = tables::scored_table(&ledger, &fs, &model, &scored, &sha);
-    let rejects_path = crate::jobs::features::sibling(&opts.out, "rejects.parquet");
-    if ledger.rejects.is_empty() {
-        output::remove_stale(&rejects_path)?;
-    } else {
-        output::write_parquet(
-            &rejects_path,
-            tables::rejects_schema(),
-            &[tables::rejects_table(&ledger.rejects)],
-        )?;
-    }
+    crate::jobs::write_rejects(&opts.out, &ledger.rejects)?;
     output::write_parquet(&opts.out, batch.schema(), std::slice::from_ref(&batch))?;
-    let t_write = t0.elapsed();
+    clock.lap("write");
     Ok(ScoreSummary {
         rows: batch.num_rows() as u64,
         outside_population: population.counts[0].outside_population,
         inputs: ledger.reports.clone(),
         rejected: ledger.rejects.len() as u64,
         model_version: model.version.clone(),
-        timings: vec![
-            ("read and validate", t_load),
-            ("features", t_features - t_load),
-            ("score", t_score - t_features),
-            ("write", t_write - t_score),
-        ],
+        timings: clock.laps,
     })
 }
