@@ -10,7 +10,7 @@ use arrow::datatypes::{DataType, Date32Type, Float64Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::contract::{self, ContractError, InputPaths, LoadOptions};
-use crate::dates::{self, Day};
+use crate::dates::Day;
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::ledger::{self, SnapshotOptions};
@@ -219,14 +219,18 @@ pub fn read_feature_table(path: &Path) -> Result<TrainingTable> {
                 }
                 t.values.push(v);
             }
+            if !ids.is_valid(r) || !as_of.is_valid(r) {
+                return Err(Error::Contract(ContractError::Unreadable {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "row index {}: borrower_id and as_of must not be null",
+                        offset + r
+                    ),
+                }));
+            }
             t.labels.push(repaid.is_valid(r).then(|| repaid.value(r)));
-            t.groups
-                .push(group_hash(if ids.is_valid(r) { ids.value(r) } else { "" }));
-            t.as_of.push(if as_of.is_valid(r) {
-                as_of.value(r)
-            } else {
-                dates::ymd(1970, 1, 1)
-            });
+            t.groups.push(group_hash(ids.value(r)));
+            t.as_of.push(as_of.value(r));
         }
         offset += batch.num_rows();
     }
