@@ -307,20 +307,39 @@ impl Model {
 
     /// Internal consistency: finite numbers, transforms present, bands ordered.
     fn check(&self) -> std::result::Result<(), String> {
-        if self.features.is_empty() {
-            return Err("the model has no features".into());
+        // Bounds that no fitted model comes near, and that keep every score
+        // computation finite: log-odds stay far from overflow.
+        const MAX_FEATURES: usize = u16::MAX as usize;
+        const MAX_COEFFICIENT: f64 = 1e6;
+        if self.features.is_empty() || self.features.len() > MAX_FEATURES {
+            return Err(format!(
+                "the model has {} features; 1 to {MAX_FEATURES} are allowed",
+                self.features.len()
+            ));
         }
-        if !self.intercept.is_finite() {
-            return Err("intercept is not finite".into());
+        if !(self.intercept.is_finite() && self.intercept.abs() <= MAX_COEFFICIENT) {
+            return Err(format!(
+                "intercept {} is not a finite number within 1e6",
+                self.intercept
+            ));
+        }
+        if !(self.scaling.factor.is_finite() && self.scaling.offset.is_finite()) {
+            return Err("score scaling is not finite".into());
         }
         for f in &self.features {
-            if !f.coefficient.is_finite() {
-                return Err(format!("feature `{}`: coefficient is not finite", f.name));
+            if !(f.coefficient.is_finite()
+                && f.coefficient.abs() <= MAX_COEFFICIENT
+                && f.reference.is_finite())
+            {
+                return Err(format!(
+                    "feature `{}`: coefficient or reference is not a finite number within 1e6",
+                    f.name
+                ));
             }
             let ok = match self.transform {
                 Transform::Standardize => {
                     f.mean.is_some_and(f64::is_finite)
-                        && f.std.is_some_and(|s| s.is_finite() && s > 0.0)
+                        && f.std.is_some_and(|s| s.is_finite() && s >= 1e-12)
                 }
                 Transform::Woe => f.woe.is_some(),
             };
@@ -341,5 +360,73 @@ impl Model {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_json() -> serde_json::Value {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/default/model.json"
+        ))
+        .unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Writes `value` to a temporary model.json and loads it.
+    fn load(value: &serde_json::Value) -> Result<Model> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.json");
+        std::fs::write(&path, value.to_string()).unwrap();
+        Model::load(&path)
+    }
+
+    #[test]
+    fn the_committed_default_model_loads() {
+        let m = load(&default_json()).unwrap();
+        assert_eq!(m.format_version, FORMAT_VERSION);
+        assert_eq!(m.band(10_000), "A");
+        assert_eq!(m.band(-10_000), "E");
+    }
+
+    #[test]
+    fn rejects_inconsistent_models() {
+        type Edit = fn(&mut serde_json::Value);
+        let cases: [(&str, Edit); 7] = [
+            ("no features", |v| v["features"] = serde_json::json!([])),
+            ("huge coefficient", |v| {
+                v["features"][0]["coefficient"] = serde_json::json!(1e300)
+            }),
+            ("zero std", |v| {
+                v["features"][0]["std"] = serde_json::json!(0.0)
+            }),
+            ("missing std", |v| {
+                v["features"][0]["std"] = serde_json::Value::Null
+            }),
+            ("bands out of order", |v| {
+                v["bands"][1]["min_score"] = serde_json::json!(10_000)
+            }),
+            ("no open last band", |v| {
+                v["bands"][4]["min_score"] = serde_json::json!(1)
+            }),
+            ("unknown key", |v| v["extra"] = serde_json::json!(1)),
+        ];
+        for (what, edit) in cases {
+            let mut v = default_json();
+            edit(&mut v);
+            assert!(
+                matches!(load(&v), Err(ModelError::Corrupt { .. })),
+                "{what} was accepted"
+            );
+        }
+        let mut v = default_json();
+        v["format_version"] = serde_json::json!(2);
+        assert!(matches!(
+            load(&v),
+            Err(ModelError::FormatVersion { found: 2, .. })
+        ));
     }
 }
