@@ -80,11 +80,13 @@ pub fn score(model: &Model, fs: &FeatureSet, rows: &[usize]) -> Result<Vec<Score
 
 /// Scores one row of raw feature values (`values[cols[i]]` is model feature i).
 pub fn score_row(model: &Model, cols: &[usize], values: &[f64], row: usize) -> ScoredRow {
-    let mut z = model.intercept;
+    // Summed as in training (`model::train::linear`): terms first, then the
+    // intercept, so training and scoring give the same bits.
+    let mut sum = 0.0;
     let mut contrib: [(f64, u16); 3] = [(0.0, u16::MAX); 3];
     for (i, (f, &j)) in model.features.iter().zip(cols).enumerate() {
         let t = f.transform(values[j]);
-        z += f.coefficient * t;
+        sum += f.coefficient * t;
         let c = f.coefficient * (t - f.reference);
         // Keep the three most negative contributions (ties: the earlier feature).
         if c < 0.0 {
@@ -98,6 +100,7 @@ pub fn score_row(model: &Model, cols: &[usize], values: &[f64], row: usize) -> S
             }
         }
     }
+    let z = model.intercept + sum;
     let p_repay = 1.0 / (1.0 + (-z).exp());
     let score = model.scaling.score(z);
     let band = model

@@ -423,3 +423,33 @@ fn ranks_close_to_the_truth_on_new_borrowers() {
         .fold(0.0, f64::max);
     assert!(worst <= 0.08, "calibration off by {worst} in a decile");
 }
+
+#[test]
+fn rejects_model_needing_an_attribute_without_a_borrowers_table() {
+    // models/default uses `income`: scoring without --borrowers is a model/input mismatch.
+    let w = Workdir::new();
+    let model = format!("{}/models/default", env!("CARGO_MANIFEST_DIR"));
+    let (s, p, c) = (sample("schedule"), sample("payments"), sample("contacts"));
+    let o = w.run(&[
+        "score",
+        "--model",
+        &model,
+        "--schedule",
+        &s,
+        "--payments",
+        &p,
+        "--contacts",
+        &c,
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        "out.parquet",
+    ]);
+    assert_exit(&o, 78);
+    assert!(
+        stderr(&o).contains("income") && stderr(&o).contains("--borrowers"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!w.path("out.parquet").exists());
+}

@@ -56,11 +56,11 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
     } else {
         opts.model.clone()
     };
-    let model = Model::load(&path)?;
     let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
         path: path.clone(),
         source,
     })?;
+    let model = Model::from_bytes(&path, &bytes)?;
     let sha = format!("{:x}", Sha256::digest(&bytes));
     // Fail on a feature mismatch before reading any input. Model features
     // outside the catalogue are borrower attributes (NAME or NAME_missing).
@@ -92,6 +92,7 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
             available: expected.join(", "),
         }));
     }
+    check_attribute_columns(&opts.inputs, &attributes)?;
     let ledger = contract::load(
         &opts.inputs,
         &LoadOptions {
@@ -135,4 +136,48 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
         model_version: model.version.clone(),
         timings: clock.laps,
     })
+}
+
+/// The attributes the model needs must be columns of the borrowers table:
+/// checked on the file's footer, before any data is read.
+fn check_attribute_columns(inputs: &InputPaths, attributes: &[String]) -> Result<()> {
+    if attributes.is_empty() {
+        return Ok(());
+    }
+    let mismatch = |available: String| {
+        Err(Error::Model(ModelError::FeatureMismatch {
+            missing: attributes.to_vec(),
+            available,
+        }))
+    };
+    let Some(path) = &inputs.borrowers else {
+        return mismatch("no --borrowers table was given".into());
+    };
+    // An unreadable file is reported by the contract stage with its own error.
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let Ok(reader) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+    else {
+        return Ok(());
+    };
+    let columns: Vec<String> = reader
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let missing: Vec<String> = attributes
+        .iter()
+        .filter(|a| !columns.contains(a))
+        .cloned()
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Model(ModelError::FeatureMismatch {
+            missing,
+            available: format!("{}: {}", path.display(), columns.join(", ")),
+        }))
+    }
 }

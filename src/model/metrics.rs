@@ -55,6 +55,7 @@ pub enum MetricsError {
 
 /// One row of a calibration table: rows of similar predicted probability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CalibrationBin {
     /// Bin number, 1..=n in ascending predicted probability.
     pub bin: u32,
@@ -72,6 +73,7 @@ pub struct CalibrationBin {
 
 /// All validation metrics of one set of predictions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Metrics {
     /// Rows.
     pub count: u64,

@@ -277,16 +277,21 @@ impl Model {
 
     /// Reads and checks a model.json.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Parses and checks the bytes of a model.json read from `path`.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         let corrupt = |message: String| ModelError::Corrupt {
             path: path.to_path_buf(),
             message,
         };
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?;
+            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
         match value
             .get("format_version")
             .and_then(serde_json::Value::as_u64)
@@ -306,10 +311,11 @@ impl Model {
     }
 
     /// Internal consistency: finite numbers, transforms present, bands ordered.
-    fn check(&self) -> std::result::Result<(), String> {
+    pub(crate) fn check(&self) -> std::result::Result<(), String> {
         // Bounds that no fitted model comes near, and that keep every score
         // computation finite: log-odds stay far from overflow.
-        const MAX_FEATURES: usize = u16::MAX as usize;
+        // Reason codes index features in u16, with u16::MAX as "none".
+        const MAX_FEATURES: usize = u16::MAX as usize - 1;
         const MAX_COEFFICIENT: f64 = 1e6;
         if self.features.is_empty() || self.features.len() > MAX_FEATURES {
             return Err(format!(
@@ -323,8 +329,16 @@ impl Model {
                 self.intercept
             ));
         }
-        if !(self.scaling.factor.is_finite() && self.scaling.offset.is_finite()) {
-            return Err("score scaling is not finite".into());
+        let expected = Scaling::new(self.scaling.points, self.scaling.odds, self.scaling.pdo);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        if !(expected.factor.is_finite()
+            && expected.offset.is_finite()
+            && close(self.scaling.factor, expected.factor)
+            && close(self.scaling.offset, expected.offset))
+        {
+            return Err(
+                "score scaling: factor and offset must follow from points, odds and pdo".into(),
+            );
         }
         for f in &self.features {
             if !(f.coefficient.is_finite()
@@ -337,6 +351,18 @@ impl Model {
                 ));
             }
             let ok = match self.transform {
+                Transform::Standardize if f.woe.is_some() => false,
+                Transform::Woe
+                    if f.woe.as_ref().is_some_and(|w| {
+                        !w.bins
+                            .iter()
+                            .map(|b| b.woe)
+                            .chain(w.special.iter().map(|b| b.woe))
+                            .all(f64::is_finite)
+                    }) =>
+                {
+                    false
+                }
                 Transform::Standardize => {
                     f.mean.is_some_and(f64::is_finite)
                         && f.std.is_some_and(|s| s.is_finite() && s >= 1e-12)
@@ -351,7 +377,12 @@ impl Model {
             }
         }
         let mins: Vec<i32> = self.bands.iter().filter_map(|b| b.min_score).collect();
+        let mut names: Vec<&str> = self.bands.iter().map(|b| b.band.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
         if self.bands.is_empty()
+            || names.len() != self.bands.len()
+            || mins.len() + 1 != self.bands.len()
             || self.bands.last().is_some_and(|b| b.min_score.is_some())
             || mins.windows(2).any(|w| w[0] <= w[1])
         {

@@ -263,7 +263,7 @@ pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
         .map(|&z| f64::from(opts.scaling.score(z)))
         .collect();
 
-    Ok(Model {
+    let model = Model {
         format_version: FORMAT_VERSION,
         name: opts.name.clone(),
         version: opts.version.clone(),
@@ -310,7 +310,12 @@ pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
         scaling: opts.scaling,
         bands: quintile_bands(&valid_scores),
         score_distribution: Distribution::of(&train_scores),
-    })
+    };
+    // What training writes, scoring must accept.
+    model
+        .check()
+        .map_err(|e| ModelError::Training(format!("the fitted model is unusable: {e}")))?;
+    Ok(model)
 }
 
 /// The linear predictor: intercept plus coefficient times transformed value.

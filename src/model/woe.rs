@@ -118,6 +118,7 @@ impl WoeOptions {
 
 /// One interval bin: the values `x` with `lower < x <= upper`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WoeBin {
     /// Exclusive lower edge; `None` is minus infinity (the first bin).
     pub lower: Option<f64>,
@@ -135,6 +136,7 @@ pub struct WoeBin {
 
 /// The bin of one special value, or of missing values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpecialBin {
     /// The special value; `None` is missing (NaN).
     pub value: Option<f64>,
@@ -173,6 +175,7 @@ impl Trend {
 
 /// A fitted binning of one feature.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct WoeBinning {
     /// Interval bins in ascending order, covering the whole line: the first
     /// has no lower edge and the last no upper edge. Empty only when every
