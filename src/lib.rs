@@ -10,7 +10,13 @@
 //!    and read point-in-time features at each as-of date.
 //! 3. [`labels`]: choose each snapshot's population and attach the label
 //!    (repaid within the horizon).
-//! 4. [`output`]: lay results out as the documented output tables and write
+//! 4. [`model`]: fit and validate the repayment model (linfa-logistic), and
+//!    store it as model.json.
+//! 5. [`scoring`]: apply a model to a snapshot: probability, score, band,
+//!    reason codes.
+//! 6. [`strategy`]: turn each scored borrower into a treatment (matrix and
+//!    overlays from a checked TOML strategy).
+//! 7. [`output`]: lay results out as the documented output tables and write
 //!    them atomically.
 //!
 //! [`jobs`] runs these stages for each command; [`generate`] writes synthetic
@@ -46,5 +52,6 @@ pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod scoring;
+pub mod strategy;
 
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,562 @@
+//! Reading and checking a strategy file.
+//!
+//! The TOML is parsed once into unchecked config structs (unknown keys are
+//! refused), then [`StrategyConfig::check`] turns it into a [`Strategy`] or an
+//! error naming the key and its line. Only checked strategies reach the
+//! assignment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Treatment;
+use crate::contract::Channel;
+
+/// Errors in a strategy file.
+#[derive(Debug, thiserror::Error)]
+pub enum StrategyError {
+    /// The file cannot be read.
+    #[error("{}: cannot read the strategy: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Not valid TOML, an unknown key, or a value of the wrong type.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (it names the line).
+        message: String,
+    },
+    /// A value that the strategy cannot use.
+    #[error("{}, line {line}: `{key}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the offending value.
+        line: usize,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One DPD bucket as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Bucket name, used as a matrix key and in outputs.
+    pub name: String,
+    /// Lowest DPD in the bucket (default 0 for the first bucket).
+    pub min_dpd: Option<i64>,
+    /// Highest DPD in the bucket; absent for the last bucket (open-ended).
+    pub max_dpd: Option<i64>,
+}
+
+/// A treatment's channels as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreatmentConfig {
+    /// Channels, the first being the one assigned.
+    pub channels: Spanned<Vec<Spanned<String>>>,
+}
+
+/// Preventive reminders as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreventiveConfig {
+    /// Remind borrowers at dpd 0 with an installment due within this many days.
+    pub days_before_due: Spanned<i64>,
+    /// The reminder's channel.
+    pub channel: Spanned<String>,
+}
+
+/// Human review as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HumanReviewConfig {
+    /// Decisions with one of these channels need a person to confirm them.
+    pub channels: Spanned<Vec<Spanned<String>>>,
+}
+
+/// A strategy file as written (unchecked).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// Strategy version, written into every output row.
+    pub version: Spanned<String>,
+    /// DPD buckets, contiguous from 0, the last open-ended.
+    pub buckets: Spanned<Vec<Spanned<BucketConfig>>>,
+    /// Risk bands, best first (the model's band names).
+    pub bands: Spanned<Vec<Spanned<String>>>,
+    /// Channels of each treatment.
+    pub treatments: Spanned<BTreeMap<String, Spanned<TreatmentConfig>>>,
+    /// For each bucket, the treatment of each band (in band order).
+    pub matrix: Spanned<BTreeMap<String, Spanned<Vec<Spanned<String>>>>>,
+    /// Preventive reminders (optional).
+    pub preventive: Option<Spanned<PreventiveConfig>>,
+    /// Human review (optional).
+    pub human_review: Option<Spanned<HumanReviewConfig>>,
+}
+
+/// A checked DPD bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    /// Name.
+    pub name: String,
+    /// Lowest DPD.
+    pub min_dpd: i64,
+    /// Highest DPD (None: no limit).
+    pub max_dpd: Option<i64>,
+}
+
+/// Preventive reminders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preventive {
+    /// Days before the due date.
+    pub days_before_due: i32,
+    /// Channel.
+    pub channel: Channel,
+}
+
+/// A checked strategy: only this reaches the assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Strategy {
+    /// Version.
+    pub version: String,
+    /// Buckets, ascending, contiguous from DPD 0.
+    pub buckets: Vec<Bucket>,
+    /// Bands, best first.
+    pub bands: Vec<String>,
+    /// `matrix[bucket][band]`.
+    pub matrix: Vec<Vec<Treatment>>,
+    /// Channels of each treatment, by [`Treatment::index`].
+    pub channels: [Vec<Channel>; 3],
+    /// Preventive reminders.
+    pub preventive: Option<Preventive>,
+    /// Channels whose decisions need human review.
+    pub human_review: Vec<Channel>,
+}
+
+impl Strategy {
+    /// Reads and checks a strategy file.
+    pub fn load(path: &Path) -> Result<Self, StrategyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| StrategyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and checks strategy text read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, StrategyError> {
+        let config: StrategyConfig = toml::from_str(text).map_err(|e| StrategyError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.check(path, text)
+    }
+
+    /// The bucket index of a DPD value.
+    pub fn bucket(&self, dpd: i64) -> usize {
+        self.buckets
+            .iter()
+            .position(|b| dpd >= b.min_dpd && b.max_dpd.is_none_or(|m| dpd <= m))
+            .unwrap_or(self.buckets.len() - 1)
+    }
+}
+
+impl StrategyConfig {
+    /// Checks the configuration; `text` is the file's text, for line numbers.
+    pub fn check(self, path: &Path, text: &str) -> Result<Strategy, StrategyError> {
+        let err =
+            |span: std::ops::Range<usize>, key: &str, message: String| StrategyError::Invalid {
+                path: path.to_path_buf(),
+                line: text[..span.start.min(text.len())].matches('\n').count() + 1,
+                key: key.to_string(),
+                message,
+            };
+        let channel = |s: &Spanned<String>, key: &str| {
+            Channel::parse(s.get_ref()).ok_or_else(|| {
+                err(
+                    s.span(),
+                    key,
+                    format!(
+                        "unknown channel {:?} (sms, call, visit, letter, email, app)",
+                        s.get_ref()
+                    ),
+                )
+            })
+        };
+        if self.version.get_ref().trim().is_empty() {
+            return Err(err(
+                self.version.span(),
+                "version",
+                "must not be empty".into(),
+            ));
+        }
+
+        // Buckets: contiguous from 0, no overlap or gap, the last open-ended.
+        let mut buckets: Vec<Bucket> = Vec::new();
+        let list = self.buckets.get_ref();
+        if list.is_empty() {
+            return Err(err(
+                self.buckets.span(),
+                "buckets",
+                "at least one bucket is needed".into(),
+            ));
+        }
+        for (i, b) in list.iter().enumerate() {
+            let c = b.get_ref();
+            let key = format!("buckets[{i}] ({})", c.name);
+            let expected = buckets
+                .last()
+                .map_or(Some(0), |p: &Bucket| p.max_dpd.map(|m| m + 1));
+            let Some(expected) = expected else {
+                return Err(err(
+                    b.span(),
+                    &key,
+                    "follows an open-ended bucket; only the last bucket may omit max_dpd".into(),
+                ));
+            };
+            let min = c.min_dpd.unwrap_or(expected);
+            if min != expected {
+                let what = if min < expected {
+                    "overlaps the previous bucket"
+                } else {
+                    "leaves a gap after the previous bucket"
+                };
+                return Err(err(
+                    b.span(),
+                    &key,
+                    format!("min_dpd {min} {what}: expected {expected}"),
+                ));
+            }
+            if let Some(max) = c.max_dpd {
+                if max < min {
+                    return Err(err(
+                        b.span(),
+                        &key,
+                        format!("max_dpd {max} is below min_dpd {min}"),
+                    ));
+                }
+            }
+            if buckets.iter().any(|p| p.name == c.name) {
+                return Err(err(b.span(), &key, "duplicate bucket name".into()));
+            }
+            buckets.push(Bucket {
+                name: c.name.clone(),
+                min_dpd: min,
+                max_dpd: c.max_dpd,
+            });
+        }
+        if let (Some(last), Some(b)) = (buckets.last(), list.last()) {
+            if last.max_dpd.is_some() {
+                return Err(err(
+                    b.span(),
+                    "buckets",
+                    format!(
+                        "the last bucket ({}) must omit max_dpd so that every DPD has a bucket",
+                        last.name
+                    ),
+                ));
+            }
+        }
+
+        let mut bands: Vec<String> = Vec::new();
+        for b in self.bands.get_ref() {
+            if bands.contains(b.get_ref()) || b.get_ref().is_empty() {
+                return Err(err(
+                    b.span(),
+                    "bands",
+                    format!("band {:?} is empty or repeated", b.get_ref()),
+                ));
+            }
+            bands.push(b.get_ref().clone());
+        }
+        if bands.is_empty() {
+            return Err(err(
+                self.bands.span(),
+                "bands",
+                "at least one band is needed".into(),
+            ));
+        }
+
+        let mut channels: [Vec<Channel>; 3] = Default::default();
+        for (name, t) in self.treatments.get_ref() {
+            let key = format!("treatments.{name}");
+            let Some(tr) = Treatment::parse(name) else {
+                return Err(err(
+                    t.span(),
+                    &key,
+                    "unknown treatment (soft, standard, escalated)".into(),
+                ));
+            };
+            let list = &t.get_ref().channels;
+            if list.get_ref().is_empty() {
+                return Err(err(list.span(), &key, "needs at least one channel".into()));
+            }
+            for c in list.get_ref() {
+                channels[tr.index()].push(channel(c, &format!("{key}.channels"))?);
+            }
+        }
+        for tr in Treatment::ALL {
+            if channels[tr.index()].is_empty() {
+                return Err(err(
+                    self.treatments.span(),
+                    "treatments",
+                    format!("treatment `{}` is not defined", tr.as_str()),
+                ));
+            }
+        }
+
+        let rows = self.matrix.get_ref();
+        for (name, row) in rows {
+            if !buckets.iter().any(|b| &b.name == name) {
+                return Err(err(
+                    row.span(),
+                    &format!("matrix.{name}"),
+                    "not a bucket name".into(),
+                ));
+            }
+        }
+        let mut matrix = Vec::with_capacity(buckets.len());
+        for b in &buckets {
+            let key = format!("matrix.{}", b.name);
+            let Some(row) = rows.get(&b.name) else {
+                return Err(err(
+                    self.matrix.span(),
+                    &key,
+                    "missing: every bucket needs a row".into(),
+                ));
+            };
+            if row.get_ref().len() != bands.len() {
+                return Err(err(
+                    row.span(),
+                    &key,
+                    format!(
+                        "has {} treatments for {} bands",
+                        row.get_ref().len(),
+                        bands.len()
+                    ),
+                ));
+            }
+            let mut out = Vec::with_capacity(bands.len());
+            for t in row.get_ref() {
+                out.push(Treatment::parse(t.get_ref()).ok_or_else(|| {
+                    err(
+                        t.span(),
+                        &key,
+                        format!("unknown treatment {:?}", t.get_ref()),
+                    )
+                })?);
+            }
+            matrix.push(out);
+        }
+
+        let preventive = match &self.preventive {
+            None => None,
+            Some(p) => {
+                let p = p.get_ref();
+                let days = *p.days_before_due.get_ref();
+                if !(0..=60).contains(&days) {
+                    return Err(err(
+                        p.days_before_due.span(),
+                        "preventive.days_before_due",
+                        format!("must be 0 to 60, got {days}"),
+                    ));
+                }
+                Some(Preventive {
+                    days_before_due: days as i32,
+                    channel: channel(&p.channel, "preventive.channel")?,
+                })
+            }
+        };
+        let human_review = match &self.human_review {
+            None => Vec::new(),
+            Some(h) => h
+                .get_ref()
+                .channels
+                .get_ref()
+                .iter()
+                .map(|c| channel(c, "human_review.channels"))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(Strategy {
+            version: self.version.into_inner(),
+            buckets,
+            bands,
+            matrix,
+            channels,
+            preventive,
+            human_review,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULT: &str = include_str!("../../strategies/default.toml");
+
+    fn parse(text: &str) -> Result<Strategy, StrategyError> {
+        Strategy::parse(Path::new("s.toml"), text)
+    }
+
+    #[test]
+    fn the_default_strategy_parses() {
+        let s = parse(DEFAULT).unwrap();
+        let names: Vec<&str> = s.buckets.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["current", "1-29", "30-59", "60-89", "90+"]);
+        assert_eq!(s.bands, ["A", "B", "C", "D", "E"]);
+        assert_eq!(
+            (
+                s.bucket(0),
+                s.bucket(1),
+                s.bucket(29),
+                s.bucket(30),
+                s.bucket(90),
+                s.bucket(5000)
+            ),
+            (0, 1, 1, 2, 4, 4)
+        );
+        // 90+ is escalated for every band; current is soft for the best band.
+        assert!(s.matrix[4].iter().all(|&t| t == Treatment::Escalated));
+        assert_eq!(s.matrix[0][0], Treatment::Soft);
+        assert_eq!(
+            s.preventive,
+            Some(Preventive {
+                days_before_due: 3,
+                channel: Channel::Sms
+            })
+        );
+        assert_eq!(s.human_review, vec![Channel::Letter]);
+    }
+
+    /// Replaces `from` by `to` in the default file and expects an error
+    /// mentioning every one of `needles`.
+    fn rejects(from: &str, to: &str, needles: &[&str]) {
+        assert!(
+            DEFAULT.contains(from),
+            "{from:?} is not in the default strategy"
+        );
+        let text = DEFAULT.replacen(from, to, 1);
+        let e = parse(&text)
+            .expect_err(&format!("accepted with {to:?}"))
+            .to_string();
+        for n in needles {
+            assert!(e.contains(n), "{n:?} not in: {e}");
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_keys() {
+        rejects(
+            "[preventive]",
+            "[preventive]\ncolour = \"red\"",
+            &["unknown field", "colour"],
+        );
+    }
+
+    #[test]
+    fn rejects_overlapping_and_gapped_buckets() {
+        rejects(
+            "min_dpd = 30",
+            "min_dpd = 29",
+            &["s.toml, line", "30-59", "overlaps"],
+        );
+        rejects("min_dpd = 30", "min_dpd = 31", &["30-59", "gap"]);
+        rejects(
+            "min_dpd = 90\n",
+            "min_dpd = 90\nmax_dpd = 365\n",
+            &["must omit max_dpd"],
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_treatments_and_channels() {
+        rejects(
+            "\"90+\" = [\"escalated\"",
+            "\"90+\" = [\"arrest\"",
+            &["matrix.90+", "unknown treatment \"arrest\""],
+        );
+        rejects(
+            "channels = [\"call\"]",
+            "channels = [\"carrier pigeon\"]",
+            &["treatments.standard.channels", "unknown channel"],
+        );
+        rejects(
+            "[treatments.escalated]",
+            "[treatments.extreme]",
+            &["treatments.extreme", "unknown treatment"],
+        );
+    }
+
+    #[test]
+    fn rejects_matrix_shape_errors() {
+        rejects(
+            "\"60-89\" = [",
+            "\"61-89\" = [",
+            &["matrix.61-89", "not a bucket name"],
+        );
+        rejects(
+            "bands = [\"A\", \"B\", \"C\", \"D\", \"E\"]",
+            "bands = [\"A\", \"B\", \"C\", \"D\"]",
+            &["has 5 treatments for 4 bands"],
+        );
+        rejects(
+            "bands = [\"A\", \"B\"",
+            "bands = [\"A\", \"A\"",
+            &["bands", "repeated"],
+        );
+    }
+
+    #[test]
+    fn messages_name_file_line_and_key() {
+        let text = DEFAULT.replacen("days_before_due = 3", "days_before_due = -1", 1);
+        let line = text
+            .lines()
+            .position(|l| l.contains("days_before_due = -1"))
+            .unwrap()
+            + 1;
+        let e = parse(&text).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("s.toml, line {line}: `preventive.days_before_due`: must be 0 to 60, got -1")
+        );
+    }
+
+    #[test]
+    fn rejects_out_of_range_preventive_days() {
+        rejects(
+            "days_before_due = 3",
+            "days_before_due = 99",
+            &["preventive.days_before_due", "0 to 60"],
+        );
+    }
+
+    #[test]
+    fn error_lines_point_at_the_value() {
+        let e = parse(&DEFAULT.replacen("min_dpd = 30", "min_dpd = 31", 1)).unwrap_err();
+        let StrategyError::Invalid { line, .. } = e else {
+            panic!("{e}")
+        };
+        let text_line = DEFAULT
+            .lines()
+            .position(|l| l.contains("min_dpd = 30"))
+            .unwrap()
+            + 1;
+        // The bucket's table starts a line or two above its min_dpd.
+        assert!(
+            line <= text_line && line + 3 >= text_line,
+            "{line} vs {text_line}"
+        );
+    }
+}
