@@ -168,7 +168,8 @@ impl Strategy {
         self.buckets
             .iter()
             .position(|b| dpd >= b.min_dpd && b.max_dpd.is_none_or(|m| dpd <= m))
-            .unwrap_or(self.buckets.len() - 1)
+            // Buckets cover 0..; a negative DPD (never produced) counts as current.
+            .unwrap_or(0)
     }
 }
 
