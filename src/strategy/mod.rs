@@ -10,6 +10,7 @@
 
 pub mod assign;
 pub mod config;
+pub mod contact;
 
 pub use assign::{decide, BorrowerState, Decision};
 pub use config::{Bucket, Strategy, StrategyError};
