@@ -8,13 +8,17 @@
 //!    is kept for the record);
 //! 4. `hardship`: at most soft, and `offer_plan = true`;
 //! 5. `do_not_contact`: only a letter;
-//! 6. `human_review`: the channel needs a person to confirm.
+//! 6. `contact_limit`: a call when the borrower's calls are used up (see
+//!    [`super::contact`]) is not allowed today; `next_contact_date` says when;
+//! 7. `human_review`: the channel needs a person to confirm.
 //!
-//! Contact-frequency limits, capacity and champion/challenger arms are
-//! applied on top by the nightly job (issue 4, to come).
+//! Capacity and champion/challenger arms are applied on top by the nightly
+//! job (issue 4, to come).
 
+use super::contact::ContactStatus;
 use super::{Strategy, Treatment};
 use crate::contract::{Channel, Flags};
+use crate::dates::Day;
 
 /// What the strategy needs to know about one borrower.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +31,8 @@ pub struct BorrowerState {
     pub days_to_next_due: Option<i64>,
     /// Flags from the borrowers table.
     pub flags: Flags,
+    /// Call allowance on the action day, when the strategy has contact limits.
+    pub contact: Option<ContactStatus>,
 }
 
 /// The decision for one borrower.
@@ -42,6 +48,10 @@ pub struct Decision {
     pub offer_plan: bool,
     /// Whether a person must confirm before action.
     pub human_review: bool,
+    /// Calls still allowed on the action day (with contact limits).
+    pub calls_left_today: Option<u32>,
+    /// The first day the assigned contact may happen (with contact limits).
+    pub next_contact_date: Option<Day>,
     /// The rules that made the decision, in order, separated by `;`.
     pub rule: String,
 }
@@ -57,6 +67,8 @@ pub fn decide(s: &Strategy, b: &BorrowerState) -> Decision {
         contact_allowed: true,
         offer_plan: false,
         human_review: false,
+        calls_left_today: b.contact.map(|c| c.calls_left_today),
+        next_contact_date: None,
         rule: format!("matrix:{}/{}", s.buckets[bucket].name, s.bands[band]),
     };
     if let (Some(p), Some(days)) = (s.preventive, b.days_to_next_due) {
@@ -81,6 +93,17 @@ pub fn decide(s: &Strategy, b: &BorrowerState) -> Decision {
     if b.flags.do_not_contact {
         d.channel = Channel::Letter;
         d.rule.push_str(";do_not_contact");
+    }
+    if let Some(c) = b.contact {
+        d.next_contact_date = Some(if d.channel == Channel::Call {
+            c.next_call_date
+        } else {
+            c.action_day
+        });
+        if d.channel == Channel::Call && c.calls_left_today == 0 {
+            d.contact_allowed = false;
+            d.rule.push_str(";contact_limit");
+        }
     }
     if s.human_review.contains(&d.channel) {
         d.human_review = true;
@@ -108,6 +131,7 @@ mod tests {
             band,
             days_to_next_due: None,
             flags: Flags::default(),
+            contact: None,
         }
     }
 
@@ -177,6 +201,35 @@ mod tests {
         assert_eq!(d.channel, Channel::Letter);
         assert!(d.human_review);
         assert_eq!(d.rule, "matrix:1-29/A;do_not_contact;human_review");
+    }
+
+    #[test]
+    fn calls_used_up_pause_a_call_until_the_next_allowed_day() {
+        let s = strategy();
+        let mut b = state(45, 0); // 30-59, band A: a call
+        b.contact = Some(ContactStatus {
+            calls_left_today: 0,
+            next_call_date: 20_100,
+            action_day: 20_090,
+        });
+        let d = decide(&s, &b);
+        assert_eq!(d.channel, Channel::Call);
+        assert!(!d.contact_allowed);
+        assert_eq!(
+            (d.calls_left_today, d.next_contact_date),
+            (Some(0), Some(20_100))
+        );
+        assert!(d.rule.ends_with(";contact_limit"));
+        // An sms is not bound by call limits.
+        let mut b = state(10, 0);
+        b.contact = Some(ContactStatus {
+            calls_left_today: 0,
+            next_call_date: 20_100,
+            action_day: 20_090,
+        });
+        let d = decide(&s, &b);
+        assert!(d.contact_allowed);
+        assert_eq!(d.next_contact_date, Some(20_090));
     }
 
     #[test]

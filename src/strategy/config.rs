@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::contact::ContactRules;
 use super::Treatment;
 use crate::contract::Channel;
 
@@ -85,6 +86,26 @@ pub struct HumanReviewConfig {
     pub channels: Spanned<Vec<Spanned<String>>>,
 }
 
+/// Contact limits as written: a rule pack, and/or numbers that override it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactLimitsConfig {
+    /// A named rule pack: `cn` or `us`.
+    pub pack: Option<Spanned<String>>,
+    /// First hour contacts are allowed.
+    pub window_start_hour: Option<u8>,
+    /// Hour from which contacts are no longer allowed.
+    pub window_end_hour: Option<u8>,
+    /// Most call attempts per day.
+    pub max_calls_per_day: Option<u32>,
+    /// Most conversations per day.
+    pub max_conversations_per_day: Option<u32>,
+    /// Most call attempts in 7 consecutive days.
+    pub max_calls_per_7_days: Option<u32>,
+    /// Days without calls after a conversation, counting its own day.
+    pub quiet_days_after_conversation: Option<u32>,
+}
+
 /// A strategy file as written (unchecked).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +124,8 @@ pub struct StrategyConfig {
     pub preventive: Option<Spanned<PreventiveConfig>>,
     /// Human review (optional).
     pub human_review: Option<Spanned<HumanReviewConfig>>,
+    /// Contact-frequency limits (optional).
+    pub contact_limits: Option<Spanned<ContactLimitsConfig>>,
 }
 
 /// A checked DPD bucket.
@@ -142,6 +165,8 @@ pub struct Strategy {
     pub preventive: Option<Preventive>,
     /// Channels whose decisions need human review.
     pub human_review: Vec<Channel>,
+    /// Contact-frequency limits.
+    pub contact_rules: Option<ContactRules>,
 }
 
 impl Strategy {
@@ -389,6 +414,45 @@ impl StrategyConfig {
                 .map(|c| channel(c, "human_review.channels"))
                 .collect::<Result<_, _>>()?,
         };
+        let contact_rules = match &self.contact_limits {
+            None => None,
+            Some(c) => {
+                let cfg = c.get_ref();
+                let base = match &cfg.pack {
+                    Some(p) => ContactRules::pack(p.get_ref()).ok_or_else(|| {
+                        err(
+                            p.span(),
+                            "contact_limits.pack",
+                            format!("unknown rule pack {:?} (cn, us)", p.get_ref()),
+                        )
+                    })?,
+                    None => ContactRules {
+                        window_start_hour: 8,
+                        window_end_hour: 21,
+                        max_calls_per_day: None,
+                        max_conversations_per_day: None,
+                        max_calls_per_7_days: None,
+                        quiet_days_after_conversation: None,
+                    },
+                };
+                let rules = ContactRules {
+                    window_start_hour: cfg.window_start_hour.unwrap_or(base.window_start_hour),
+                    window_end_hour: cfg.window_end_hour.unwrap_or(base.window_end_hour),
+                    max_calls_per_day: cfg.max_calls_per_day.or(base.max_calls_per_day),
+                    max_conversations_per_day: cfg
+                        .max_conversations_per_day
+                        .or(base.max_conversations_per_day),
+                    max_calls_per_7_days: cfg.max_calls_per_7_days.or(base.max_calls_per_7_days),
+                    quiet_days_after_conversation: cfg
+                        .quiet_days_after_conversation
+                        .or(base.quiet_days_after_conversation),
+                };
+                rules
+                    .check()
+                    .map_err(|m| err(c.span(), "contact_limits", m))?;
+                Some(rules)
+            }
+        };
         Ok(Strategy {
             version: self.version.into_inner(),
             buckets,
@@ -397,6 +461,7 @@ impl StrategyConfig {
             channels,
             preventive,
             human_review,
+            contact_rules,
         })
     }
 }
@@ -531,6 +596,26 @@ mod tests {
         assert_eq!(
             e,
             format!("s.toml, line {line}: `preventive.days_before_due`: must be 0 to 60, got -1")
+        );
+    }
+
+    #[test]
+    fn contact_limits_take_a_pack_and_overrides() {
+        let s = parse(DEFAULT).unwrap();
+        assert_eq!(s.contact_rules, ContactRules::pack("cn"));
+        let s = parse(&DEFAULT.replacen("pack = \"cn\"", "pack = \"us\"\nwindow_end_hour = 20", 1))
+            .unwrap();
+        let r = s.contact_rules.unwrap();
+        assert_eq!((r.window_end_hour, r.max_calls_per_7_days), (20, Some(7)));
+        rejects(
+            "pack = \"cn\"",
+            "pack = \"mars\"",
+            &["contact_limits.pack", "unknown rule pack"],
+        );
+        rejects(
+            "pack = \"cn\"",
+            "pack = \"cn\"\nwindow_start_hour = 23",
+            &["contact_limits", "window"],
         );
     }
 

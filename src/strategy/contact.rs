@@ -80,6 +80,8 @@ pub struct ContactStatus {
     pub calls_left_today: u32,
     /// The first day (on or after the action day) a call is allowed.
     pub next_call_date: Day,
+    /// The action day itself.
+    pub action_day: Day,
 }
 
 /// Evaluates `rules` for `day` from the borrower's `contacts` (sorted by time;
@@ -132,6 +134,7 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
     ContactStatus {
         calls_left_today,
         next_call_date,
+        action_day: day,
     }
 }
 
@@ -163,7 +166,8 @@ mod tests {
             status(&us, &c, d),
             ContactStatus {
                 calls_left_today: 1,
-                next_call_date: d
+                next_call_date: d,
+                action_day: d
             }
         );
         // Seven calls on Mar 3..Mar 9: the 7-day window of Mar 10 is
