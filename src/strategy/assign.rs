@@ -1,7 +1,8 @@
 //! Assigning one borrower's treatment: the matrix, then the overlays.
 //!
 //! Order (each step that changes something names itself in the rule):
-//! 1. `matrix:BUCKET/BAND`: the treatment of the borrower's bucket and band;
+//! 1. `matrix:BUCKET/BAND` (or `challenger:matrix:...` in the challenger
+//!    arm): the treatment of the borrower's bucket and band;
 //! 2. `preventive`: at dpd 0 with an installment due within N days, a soft
 //!    reminder on the preventive channel;
 //! 3. `dispute`: collection paused, `contact_allowed = false` (the treatment
@@ -12,9 +13,10 @@
 //!    [`super::contact`]) is not allowed today; `next_contact_date` says when;
 //! 7. `human_review`: the channel needs a person to confirm.
 //!
-//! Capacity and champion/challenger arms are applied on top by the nightly
-//! job (issue 4, to come).
+//! Capacity is applied over all decisions afterwards
+//! ([`super::arms::apply_capacity`]).
 
+use super::arms::Arm;
 use super::contact::ContactStatus;
 use super::{Strategy, Treatment};
 use crate::contract::{Channel, Flags};
@@ -33,6 +35,8 @@ pub struct BorrowerState {
     pub flags: Flags,
     /// Call allowance on the action day, when the strategy has contact limits.
     pub contact: Option<ContactStatus>,
+    /// The borrower's arm (see [`super::arms::arm`]).
+    pub arm: Arm,
 }
 
 /// The decision for one borrower.
@@ -60,7 +64,11 @@ pub struct Decision {
 pub fn decide(s: &Strategy, b: &BorrowerState) -> Decision {
     let bucket = s.bucket(b.dpd);
     let band = b.band.min(s.bands.len() - 1);
-    let treatment = s.matrix[bucket][band];
+    let (matrix, arm) = match (&s.challenger, b.arm) {
+        (Some(c), Arm::Challenger) => (&c.matrix, "challenger:"),
+        _ => (&s.matrix, ""),
+    };
+    let treatment = matrix[bucket][band];
     let mut d = Decision {
         treatment,
         channel: s.channels[treatment.index()][0],
@@ -69,7 +77,7 @@ pub fn decide(s: &Strategy, b: &BorrowerState) -> Decision {
         human_review: false,
         calls_left_today: b.contact.map(|c| c.calls_left_today),
         next_contact_date: None,
-        rule: format!("matrix:{}/{}", s.buckets[bucket].name, s.bands[band]),
+        rule: format!("{arm}matrix:{}/{}", s.buckets[bucket].name, s.bands[band]),
     };
     if let (Some(p), Some(days)) = (s.preventive, b.days_to_next_due) {
         if b.dpd == 0 && (0..=i64::from(p.days_before_due)).contains(&days) {
@@ -132,6 +140,7 @@ mod tests {
             days_to_next_due: None,
             flags: Flags::default(),
             contact: None,
+            arm: Arm::Champion,
         }
     }
 

@@ -106,6 +106,28 @@ pub struct ContactLimitsConfig {
     pub quiet_days_after_conversation: Option<u32>,
 }
 
+/// The challenger arm as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengerConfig {
+    /// Share of borrowers in the challenger arm, in [0, 1].
+    pub share: Spanned<f64>,
+    /// Salt of the arm hash: keep it to keep arms stable from night to night.
+    pub salt: Spanned<String>,
+    /// The challenger's matrix, shaped like `matrix`.
+    pub matrix: Spanned<BTreeMap<String, Spanned<Vec<Spanned<String>>>>>,
+}
+
+/// Daily capacity as written: the most borrowers a treatment may take.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityConfig {
+    /// Capacity of standard (calls).
+    pub standard: Option<u64>,
+    /// Capacity of escalated (visits, letters).
+    pub escalated: Option<u64>,
+}
+
 /// A strategy file as written (unchecked).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -126,6 +148,21 @@ pub struct StrategyConfig {
     pub human_review: Option<Spanned<HumanReviewConfig>>,
     /// Contact-frequency limits (optional).
     pub contact_limits: Option<Spanned<ContactLimitsConfig>>,
+    /// A challenger matrix for a share of borrowers (optional).
+    pub challenger: Option<Spanned<ChallengerConfig>>,
+    /// Daily capacity per treatment (optional).
+    pub capacity: Option<CapacityConfig>,
+}
+
+/// The checked challenger arm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Challenger {
+    /// Share of borrowers, in [0, 1].
+    pub share: f64,
+    /// Hash salt.
+    pub salt: String,
+    /// `matrix[bucket][band]`.
+    pub matrix: Vec<Vec<Treatment>>,
 }
 
 /// A checked DPD bucket.
@@ -167,6 +204,10 @@ pub struct Strategy {
     pub human_review: Vec<Channel>,
     /// Contact-frequency limits.
     pub contact_rules: Option<ContactRules>,
+    /// The challenger arm.
+    pub challenger: Option<Challenger>,
+    /// Daily capacity by [`Treatment::index`] (soft is never capped).
+    pub capacity: [Option<u64>; 3],
 }
 
 impl Strategy {
@@ -342,49 +383,77 @@ impl StrategyConfig {
             }
         }
 
-        let rows = self.matrix.get_ref();
-        for (name, row) in rows {
-            if !buckets.iter().any(|b| &b.name == name) {
-                return Err(err(
-                    row.span(),
-                    &format!("matrix.{name}"),
-                    "not a bucket name".into(),
-                ));
-            }
-        }
-        let mut matrix = Vec::with_capacity(buckets.len());
-        for b in &buckets {
-            let key = format!("matrix.{}", b.name);
-            let Some(row) = rows.get(&b.name) else {
-                return Err(err(
-                    self.matrix.span(),
-                    &key,
-                    "missing: every bucket needs a row".into(),
-                ));
+        type Rows = Spanned<BTreeMap<String, Spanned<Vec<Spanned<String>>>>>;
+        let parse_matrix =
+            |rows: &Rows, prefix: &str| -> Result<Vec<Vec<Treatment>>, StrategyError> {
+                for (name, row) in rows.get_ref() {
+                    if !buckets.iter().any(|b| &b.name == name) {
+                        return Err(err(
+                            row.span(),
+                            &format!("{prefix}.{name}"),
+                            "not a bucket name".into(),
+                        ));
+                    }
+                }
+                let mut matrix = Vec::with_capacity(buckets.len());
+                for b in &buckets {
+                    let key = format!("{prefix}.{}", b.name);
+                    let Some(row) = rows.get_ref().get(&b.name) else {
+                        return Err(err(
+                            rows.span(),
+                            &key,
+                            "missing: every bucket needs a row".into(),
+                        ));
+                    };
+                    if row.get_ref().len() != bands.len() {
+                        return Err(err(
+                            row.span(),
+                            &key,
+                            format!(
+                                "has {} treatments for {} bands",
+                                row.get_ref().len(),
+                                bands.len()
+                            ),
+                        ));
+                    }
+                    let mut out = Vec::with_capacity(bands.len());
+                    for t in row.get_ref() {
+                        out.push(Treatment::parse(t.get_ref()).ok_or_else(|| {
+                            err(
+                                t.span(),
+                                &key,
+                                format!("unknown treatment {:?}", t.get_ref()),
+                            )
+                        })?);
+                    }
+                    matrix.push(out);
+                }
+                Ok(matrix)
             };
-            if row.get_ref().len() != bands.len() {
-                return Err(err(
-                    row.span(),
-                    &key,
-                    format!(
-                        "has {} treatments for {} bands",
-                        row.get_ref().len(),
-                        bands.len()
-                    ),
-                ));
+        let matrix = parse_matrix(&self.matrix, "matrix")?;
+        let challenger = match &self.challenger {
+            None => None,
+            Some(c) => {
+                let c = c.get_ref();
+                let share = *c.share.get_ref();
+                if !(0.0..=1.0).contains(&share) {
+                    return Err(err(
+                        c.share.span(),
+                        "challenger.share",
+                        format!("must be in [0, 1], got {share}"),
+                    ));
+                }
+                Some(Challenger {
+                    share,
+                    salt: c.salt.get_ref().clone(),
+                    matrix: parse_matrix(&c.matrix, "challenger.matrix")?,
+                })
             }
-            let mut out = Vec::with_capacity(bands.len());
-            for t in row.get_ref() {
-                out.push(Treatment::parse(t.get_ref()).ok_or_else(|| {
-                    err(
-                        t.span(),
-                        &key,
-                        format!("unknown treatment {:?}", t.get_ref()),
-                    )
-                })?);
-            }
-            matrix.push(out);
-        }
+        };
+        let capacity = match &self.capacity {
+            None => [None; 3],
+            Some(c) => [None, c.standard, c.escalated],
+        };
 
         let preventive = match &self.preventive {
             None => None,
@@ -462,6 +531,8 @@ impl StrategyConfig {
             preventive,
             human_review,
             contact_rules,
+            challenger,
+            capacity,
         })
     }
 }

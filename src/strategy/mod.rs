@@ -8,6 +8,7 @@
 //! matrix first, then the overlays in their documented order. Scores come
 //! from [`crate::scoring`]; this module neither scores nor writes files.
 
+pub mod arms;
 pub mod assign;
 pub mod config;
 pub mod contact;
