@@ -48,20 +48,45 @@ pub struct ScoreSummary {
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }
 
-/// Loads the model, builds the features it needs, scores and writes.
-pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
-    let mut clock = crate::jobs::Stopwatch::default();
-    let path = if opts.model.is_dir() {
-        opts.model.join("model.json")
+/// A model applied to one snapshot: what `score` writes and `run` builds on.
+#[derive(Debug)]
+pub struct Scored {
+    /// The model.
+    pub model: Model,
+    /// sha256 of model.json, as read.
+    pub model_sha256: String,
+    /// The validated input.
+    pub ledger: crate::contract::Ledger,
+    /// Features at the as-of date.
+    pub features: crate::ledger::FeatureSet,
+    /// The population (and the borrowers outside it).
+    pub population: crate::labels::Labeled,
+    /// One scored row per borrower in the population, in borrower order.
+    pub rows: Vec<scoring::ScoredRow>,
+}
+
+/// Loads the model at `model_path` (a directory or its model.json), checks
+/// that the inputs can give its features, reads and validates the inputs,
+/// builds the features at `as_of`, and scores the population.
+pub fn load_and_score(
+    model_path: &std::path::Path,
+    inputs: &InputPaths,
+    as_of: Day,
+    tolerance: f64,
+    strict: bool,
+    clock: &mut crate::jobs::Stopwatch,
+) -> Result<Scored> {
+    let path = if model_path.is_dir() {
+        model_path.join("model.json")
     } else {
-        opts.model.clone()
+        model_path.to_path_buf()
     };
     let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
         path: path.clone(),
         source,
     })?;
     let model = Model::from_bytes(&path, &bytes)?;
-    let sha = format!("{:x}", Sha256::digest(&bytes));
+    let model_sha256 = format!("{:x}", Sha256::digest(&bytes));
     // Fail on a feature mismatch before reading any input. Model features
     // outside the catalogue are borrower attributes (NAME or NAME_missing).
     let catalogue = ledger::feature_names(true, &[]);
@@ -79,7 +104,7 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
             attributes.push(stem);
         }
     }
-    let expected = ledger::feature_names(opts.inputs.contacts.is_some(), &attributes);
+    let expected = ledger::feature_names(inputs.contacts.is_some(), &attributes);
     let missing: Vec<String> = model
         .features
         .iter()
@@ -92,55 +117,70 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
             available: expected.join(", "),
         }));
     }
-    check_attribute_columns(&opts.inputs, &attributes)?;
-    let ledger = contract::load(
-        &opts.inputs,
-        &LoadOptions {
-            attributes,
-            strict: opts.strict,
-        },
-    )
-    .map_err(|e| match e {
-        // An attribute the model needs is not in the borrowers table.
-        ContractError::UnknownAttribute { column, .. } => {
-            Error::Model(ModelError::FeatureMismatch {
-                missing: vec![column],
-                available: "the borrowers table's numeric columns".into(),
-            })
-        }
-        e => Error::Contract(e),
-    })?;
+    check_attribute_columns(inputs, &attributes)?;
+    let ledger =
+        contract::load(inputs, &LoadOptions { attributes, strict }).map_err(|e| match e {
+            // An attribute the model needs is not in the borrowers table.
+            ContractError::UnknownAttribute { column, .. } => {
+                Error::Model(ModelError::FeatureMismatch {
+                    missing: vec![column],
+                    available: "the borrowers table's numeric columns".into(),
+                })
+            }
+            e => Error::Contract(e),
+        })?;
     clock.lap("read and validate");
     let snapshots = SnapshotOptions {
-        as_of: vec![opts.as_of],
+        as_of: vec![as_of],
         horizon_days: model
             .training
             .horizon_days
             .unwrap_or(ledger::DEFAULT_HORIZON_DAYS),
-        tolerance: opts.tolerance,
+        tolerance,
     };
-    let fs = ledger::build(&ledger, &snapshots)?;
-    let population = labels::attach(&fs, None, None);
+    let features = ledger::build(&ledger, &snapshots)?;
+    let population = labels::attach(&features, None, None);
     clock.lap("features");
-    let scored = scoring::score(&model, &fs, &population.rows)?;
+    let rows = scoring::score(&model, &features, &population.rows)?;
     clock.lap("score");
-    let batch = tables::scored_table(&ledger, &fs, &model, &scored, &sha);
-    crate::jobs::write_rejects(&opts.out, &ledger.rejects)?;
+    Ok(Scored {
+        model,
+        model_sha256,
+        ledger,
+        features,
+        population,
+        rows,
+    })
+}
+
+/// Loads the model, builds the features it needs, scores and writes.
+pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
+    let mut clock = crate::jobs::Stopwatch::default();
+    let s = load_and_score(
+        &opts.model,
+        &opts.inputs,
+        opts.as_of,
+        opts.tolerance,
+        opts.strict,
+        &mut clock,
+    )?;
+    let batch = tables::scored_table(&s.ledger, &s.features, &s.model, &s.rows, &s.model_sha256);
+    crate::jobs::write_rejects(&opts.out, &s.ledger.rejects)?;
     output::write_parquet(&opts.out, batch.schema(), std::slice::from_ref(&batch))?;
     clock.lap("write");
     Ok(ScoreSummary {
         rows: batch.num_rows() as u64,
-        outside_population: population.counts[0].outside_population,
-        inputs: ledger.reports.clone(),
-        rejected: ledger.rejects.len() as u64,
-        model_version: model.version.clone(),
+        outside_population: s.population.counts[0].outside_population,
+        inputs: s.ledger.reports.clone(),
+        rejected: s.ledger.rejects.len() as u64,
+        model_version: s.model.version.clone(),
         timings: clock.laps,
     })
 }
 
 /// The attributes the model needs must be columns of the borrowers table:
 /// checked on the file's footer, before any data is read.
-fn check_attribute_columns(inputs: &InputPaths, attributes: &[String]) -> Result<()> {
+pub(crate) fn check_attribute_columns(inputs: &InputPaths, attributes: &[String]) -> Result<()> {
     if attributes.is_empty() {
         return Ok(());
     }
