@@ -30,6 +30,43 @@ pub enum Command {
     Train(TrainArgs),
     /// Score tonight's population with a trained model.
     Score(ScoreArgs),
+    /// The nightly job: features, scores and treatments into OUT/AS_OF/.
+    Run(RunArgs),
+}
+
+/// Arguments of `dunning run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Model directory (or its model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Strategy file (TOML).
+    #[arg(long)]
+    pub strategy: PathBuf,
+    /// Installment schedule (Parquet).
+    #[arg(long)]
+    pub schedule: PathBuf,
+    /// Payments (Parquet).
+    #[arg(long)]
+    pub payments: PathBuf,
+    /// Borrower flags and attributes (Parquet).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Collection contacts (Parquet).
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// The as-of date (YYYY-MM-DD).
+    #[arg(long = "as-of", value_parser = parse_day)]
+    pub as_of: Day,
+    /// An installment counts as covered when at most this amount is unpaid.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// Fail instead of rejecting bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output root: files go to OUT/AS_OF/.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Which transform the model applies to features.

@@ -8,6 +8,7 @@ use crate::generate::GenerateError;
 use crate::ledger::FeatureError;
 use crate::model::ModelError;
 use crate::output::OutputError;
+use crate::strategy::StrategyError;
 
 /// What kind of failure an error is; each maps to a distinct exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub enum ErrorKind {
     Output,
     /// A bug or an unexpected internal state (exit 70).
     Internal,
+    /// Another run holds the output directory; try again later (exit 75).
+    Busy,
 }
 
 impl ErrorKind {
@@ -32,6 +35,7 @@ impl ErrorKind {
             ErrorKind::BadInput => 65,
             ErrorKind::Internal => 70,
             ErrorKind::Output => 74,
+            ErrorKind::Busy => 75,
             ErrorKind::BadConfig => 78,
         }
     }
@@ -55,9 +59,15 @@ pub enum Error {
     /// Training, loading or applying a model failed.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The strategy file is wrong.
+    #[error(transparent)]
+    Strategy(#[from] StrategyError),
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
+    /// Another run is writing the same output directory.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl Error {
@@ -67,9 +77,11 @@ impl Error {
             Error::Contract(_) => ErrorKind::BadInput,
             Error::Features(FeatureError::NonFinite { .. }) => ErrorKind::Internal,
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
+            Error::Busy(_) => ErrorKind::Busy,
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
             Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,
+            Error::Strategy(_) => ErrorKind::BadConfig,
             Error::Model(m) => match m {
                 ModelError::Read { .. }
                 | ModelError::Corrupt { .. }

@@ -8,10 +8,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use log::{info, warn};
 
-use cli::{Binning, Cli, Command, FeaturesArgs, GenerateArgs, ScoreArgs, TrainArgs};
+use cli::{Binning, Cli, Command, FeaturesArgs, GenerateArgs, RunArgs, ScoreArgs, TrainArgs};
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
 use dunning::jobs::features::{self, FeaturesOptions};
+use dunning::jobs::run::{self, RunOptions};
 use dunning::jobs::score::{self, ScoreOptions};
 use dunning::jobs::train::{self, TrainInput, TrainJobOptions};
 use dunning::ledger::{SnapshotOptions, DEFAULT_TOLERANCE};
@@ -59,6 +60,7 @@ fn run(command: Command) -> dunning::Result<()> {
         Command::Features(args) => run_features(args),
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
+        Command::Run(args) => run_nightly(args),
     }
 }
 
@@ -242,4 +244,42 @@ fn stages(timings: &[(&str, std::time::Duration)]) -> String {
         .map(|(n, d)| format!("{n} {:.2}s", d.as_secs_f64()))
         .collect();
     parts.join(", ")
+}
+
+fn run_nightly(args: RunArgs) -> dunning::Result<()> {
+    let opts = RunOptions {
+        model: args.model,
+        strategy: args.strategy,
+        inputs: InputPaths {
+            schedule: args.schedule,
+            payments: args.payments,
+            borrowers: args.borrowers,
+            contacts: args.contacts,
+            labels: None,
+        },
+        as_of: args.as_of,
+        out: args.out,
+        tolerance: args.tolerance,
+        strict: args.strict,
+    };
+    let m = run::run(&opts)?;
+    if m.rejected > 0 {
+        warn!("{} input rows rejected; see rejects.parquet", m.rejected);
+    }
+    info!(
+        "run {} as of {}: {} borrowers scored ({} outside the population) with {} (validation AUC {:.3}, KS {:.3}) and strategy {}",
+        m.run_id,
+        m.as_of,
+        m.scored,
+        m.outside_population,
+        m.model,
+        m.model_validation.get("auc").copied().unwrap_or(f64::NAN),
+        m.model_validation.get("ks").copied().unwrap_or(f64::NAN),
+        m.strategy
+    );
+    for (k, n) in &m.by_bucket_and_treatment {
+        info!("  {k}: {n}");
+    }
+    info!("wrote {}", m.outputs.join(", "));
+    Ok(())
 }

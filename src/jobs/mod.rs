@@ -3,6 +3,7 @@
 //! outputs. Jobs return summaries; they never print.
 
 pub mod features;
+pub mod run;
 pub mod score;
 pub mod train;
 

@@ -230,3 +230,125 @@ pub fn scored_table(
     RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), columns)
         .expect("columns are built to the schema")
 }
+
+/// Builds the nightly run's scored table: the [`scored_table`] columns, then
+/// `treatment`, `channel`, `contact_allowed`, `next_contact_date` (Date32,
+/// null without contact limits), `calls_left_today` (Int32, null without
+/// contact limits), `contact_window_start` and `contact_window_end` (Utf8
+/// "HH:MM" local time, null without contact limits), `offer_plan`,
+/// `human_review`, `treatment_rule`, `arm`, `strategy_version`, `run_id`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_table(
+    ledger: &Ledger,
+    fs: &FeatureSet,
+    model: &Model,
+    scored: &[ScoredRow],
+    model_sha256: &str,
+    strategy: &crate::strategy::Strategy,
+    decisions: &[crate::strategy::Decision],
+    arms: &[crate::strategy::arms::Arm],
+    run_id: &str,
+) -> RecordBatch {
+    let base = scored_table(ledger, fs, model, scored, model_sha256);
+    let hour = |h: Option<u8>| -> ArrayRef {
+        Arc::new(StringArray::from_iter(
+            decisions.iter().map(|_| h.map(|h| format!("{h:02}:00"))),
+        ))
+    };
+    let rules = strategy.contact_rules.as_ref();
+    let extra: Vec<(Field, ArrayRef)> = vec![
+        (
+            Field::new("treatment", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                decisions.iter().map(|d| d.treatment.as_str()),
+            )),
+        ),
+        (
+            Field::new("channel", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                decisions.iter().map(|d| d.channel.as_str()),
+            )),
+        ),
+        (
+            Field::new("contact_allowed", DataType::Boolean, false),
+            Arc::new(BooleanArray::from_iter(
+                decisions.iter().map(|d| Some(d.contact_allowed)),
+            )),
+        ),
+        (
+            Field::new("next_contact_date", DataType::Date32, true),
+            Arc::new(Date32Array::from_iter(
+                decisions.iter().map(|d| d.next_contact_date),
+            )),
+        ),
+        (
+            Field::new("calls_left_today", DataType::Int32, true),
+            Arc::new(Int32Array::from_iter(decisions.iter().map(|d| {
+                d.calls_left_today.map(|c| c.min(i32::MAX as u32) as i32)
+            }))),
+        ),
+        (
+            Field::new("contact_window_start", DataType::Utf8, true),
+            hour(rules.map(|r| r.window_start_hour)),
+        ),
+        (
+            Field::new("contact_window_end", DataType::Utf8, true),
+            hour(rules.map(|r| r.window_end_hour)),
+        ),
+        (
+            Field::new("offer_plan", DataType::Boolean, false),
+            Arc::new(BooleanArray::from_iter(
+                decisions.iter().map(|d| Some(d.offer_plan)),
+            )),
+        ),
+        (
+            Field::new("human_review", DataType::Boolean, false),
+            Arc::new(BooleanArray::from_iter(
+                decisions.iter().map(|d| Some(d.human_review)),
+            )),
+        ),
+        (
+            Field::new("treatment_rule", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                decisions.iter().map(|d| d.rule.as_str()),
+            )),
+        ),
+        (
+            Field::new("arm", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                arms.iter().map(|a| a.as_str()),
+            )),
+        ),
+        (
+            Field::new("strategy_version", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                decisions.iter().map(|_| strategy.version.as_str()),
+            )),
+        ),
+        (
+            Field::new("run_id", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                decisions.iter().map(|_| run_id),
+            )),
+        ),
+    ];
+    let mut fields: Vec<Field> = base
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = base.columns().to_vec();
+    for (f, c) in extra {
+        fields.push(f);
+        columns.push(c);
+    }
+    let mut meta = base.schema().metadata().clone();
+    meta.insert(
+        "dunning.strategy_version".to_string(),
+        strategy.version.clone(),
+    );
+    meta.insert("dunning.run_id".to_string(), run_id.to_string());
+    RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), columns)
+        .expect("columns are built to the schema")
+}

@@ -1,0 +1,364 @@
+//! `dunning run`: the nightly job. Validate, build features, score, apply the
+//! strategy, and write `scored.parquet`, `rejects.parquet` (when rows were
+//! rejected) and `manifest.json` into `OUT/AS_OF/`.
+//!
+//! The run id is a hash of the inputs, model, strategy and as-of date, not of
+//! the clock, so re-running a night gives byte-identical `scored.parquet`;
+//! timings go only to the manifest. A lock file in the output directory makes
+//! a second concurrent run on it refuse.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::contract::InputPaths;
+use crate::dates::{self, Day};
+use crate::error::{Error, Result};
+use crate::jobs::score::load_and_score;
+use crate::jobs::Stopwatch;
+use crate::output::{self, tables};
+use crate::scoring;
+use crate::strategy::arms::{apply_capacity, arm};
+use crate::strategy::contact;
+use crate::strategy::{decide, BorrowerState, Strategy, StrategyError};
+
+/// Options of one nightly run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Model directory or model.json.
+    pub model: PathBuf,
+    /// Strategy file.
+    pub strategy: PathBuf,
+    /// Input files.
+    pub inputs: InputPaths,
+    /// The as-of date.
+    pub as_of: Day,
+    /// Output root: the run writes into `out/AS_OF/`.
+    pub out: PathBuf,
+    /// Covered-within tolerance.
+    pub tolerance: f64,
+    /// Make any rejected row fatal.
+    pub strict: bool,
+}
+
+/// One input file in the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputEntry {
+    /// Contract table.
+    pub table: String,
+    /// Path as given.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Rows in the file.
+    pub rows: u64,
+    /// Rows rejected.
+    pub rejected: u64,
+    /// sha256 of the file.
+    pub sha256: String,
+}
+
+/// manifest.json: what the run read, decided and wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Run id (a hash of inputs, model, strategy and as-of date).
+    pub run_id: String,
+    /// The as-of date.
+    pub as_of: String,
+    /// dunning version.
+    pub dunning_version: String,
+    /// Wall time per stage in seconds.
+    pub stage_seconds: BTreeMap<String, f64>,
+    /// Input files.
+    pub inputs: Vec<InputEntry>,
+    /// Model name and version.
+    pub model: String,
+    /// sha256 of model.json.
+    pub model_sha256: String,
+    /// Strategy version.
+    pub strategy: String,
+    /// sha256 of the strategy file.
+    pub strategy_sha256: String,
+    /// Borrowers scored.
+    pub scored: u64,
+    /// Borrowers outside the population (neither overdue nor due soon).
+    pub outside_population: u64,
+    /// Rows rejected, over all tables.
+    pub rejected: u64,
+    /// Counts by DPD bucket.
+    pub by_dpd_bucket: BTreeMap<String, u64>,
+    /// Counts by risk band.
+    pub by_band: BTreeMap<String, u64>,
+    /// Counts by treatment.
+    pub by_treatment: BTreeMap<String, u64>,
+    /// Counts by strategy bucket and treatment ("bucket/treatment").
+    pub by_bucket_and_treatment: BTreeMap<String, u64>,
+    /// The model's validation AUC and KS.
+    pub model_validation: BTreeMap<String, f64>,
+    /// Files written.
+    pub outputs: Vec<String>,
+    /// "ok" (a failed run writes no manifest).
+    pub status: String,
+}
+
+/// A lock file held for the duration of a run; removed on drop.
+struct Lock {
+    path: PathBuf,
+}
+
+impl Lock {
+    fn acquire(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|source| {
+            Error::Output(output::OutputError::Io {
+                path: dir.to_path_buf(),
+                action: "creating the output directory",
+                source,
+            })
+        })?;
+        let path = dir.join(".dunning.lock");
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(Self { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    // A lock whose process is gone is stale (a crashed run).
+                    let pid = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|t| t.trim().parse::<u32>().ok());
+                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                    if alive {
+                        return Err(Error::Busy(format!(
+                            "{}: another dunning run (pid {}) is writing this output directory",
+                            dir.display(),
+                            pid.unwrap_or(0)
+                        )));
+                    }
+                    let _ = std::fs::remove_file(&path);
+                }
+                Err(source) => {
+                    return Err(Error::Output(output::OutputError::Io {
+                        path,
+                        action: "creating the lock file",
+                        source,
+                    }))
+                }
+            }
+        }
+        Err(Error::Usage(format!(
+            "{}: cannot take the run lock",
+            dir.display()
+        )))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn sha256_file(path: &Path) -> Result<(u64, String)> {
+    let bytes = std::fs::read(path).map_err(|source| {
+        Error::Contract(crate::contract::ContractError::Open {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
+}
+
+/// Runs the nightly job; returns its manifest.
+pub fn run(opts: &RunOptions) -> Result<Manifest> {
+    let mut clock = Stopwatch::default();
+    let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
+        Error::Strategy(StrategyError::Read {
+            path: opts.strategy.clone(),
+            source,
+        })
+    })?;
+    let strategy_text = String::from_utf8_lossy(&strategy_bytes);
+    let strategy = Strategy::parse(&opts.strategy, &strategy_text)?;
+    let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
+    let out_dir = opts.out.join(dates::format(opts.as_of));
+    let _lock = Lock::acquire(&out_dir)?;
+
+    let s = load_and_score(
+        &opts.model,
+        &opts.inputs,
+        opts.as_of,
+        opts.tolerance,
+        opts.strict,
+        &mut clock,
+    )?;
+    let missing: Vec<&str> = s
+        .model
+        .bands
+        .iter()
+        .map(|b| b.band.as_str())
+        .filter(|b| !strategy.bands.iter().any(|x| x == b))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::Strategy(StrategyError::Invalid {
+            path: opts.strategy.clone(),
+            line: 1,
+            key: "bands".into(),
+            message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
+        }));
+    }
+
+    // Inputs: hashes for the manifest and the run id.
+    let mut run_hash = Sha256::new();
+    let mut inputs = Vec::new();
+    let files = [
+        ("schedule", Some(&opts.inputs.schedule)),
+        ("payments", Some(&opts.inputs.payments)),
+        ("borrowers", opts.inputs.borrowers.as_ref()),
+        ("contacts", opts.inputs.contacts.as_ref()),
+    ];
+    for (table, path) in files {
+        let Some(path) = path else { continue };
+        let (size, sha) = sha256_file(path)?;
+        run_hash.update(table.as_bytes());
+        run_hash.update(sha.as_bytes());
+        let report = s.ledger.reports.iter().find(|r| r.table == table);
+        inputs.push(InputEntry {
+            table: table.into(),
+            path: path.display().to_string(),
+            size,
+            rows: report.map_or(0, |r| r.rows_read),
+            rejected: report.map_or(0, |r| r.rows_rejected),
+            sha256: sha,
+        });
+    }
+    run_hash.update(s.model_sha256.as_bytes());
+    run_hash.update(strategy_sha256.as_bytes());
+    run_hash.update(dates::format(opts.as_of).as_bytes());
+    let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+
+    // Decisions, in scored-row (borrower) order.
+    let fs = &s.features;
+    let width = fs.names.len();
+    let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
+    let overdue_col = fs
+        .position("overdue_amount")
+        .expect("overdue_amount is a ledger feature");
+    let action_day = opts.as_of + 1;
+    let mut decisions = Vec::with_capacity(s.rows.len());
+    let mut arms = Vec::with_capacity(s.rows.len());
+    let mut priority = Vec::with_capacity(s.rows.len());
+    for r in &s.rows {
+        let b = fs.rows[r.row].borrower;
+        let values = &fs.values[r.row * width..(r.row + 1) * width];
+        let id = s.ledger.borrowers.display(b);
+        let band_name = &s.model.bands[r.band].band;
+        let next_due = s
+            .ledger
+            .schedule
+            .of(b)
+            .iter()
+            .map(|i| i.due)
+            .filter(|&d| d > opts.as_of)
+            .min();
+        let contact = match (&strategy.contact_rules, &s.ledger.contacts) {
+            (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
+            (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
+            _ => None,
+        };
+        let a = arm(&strategy, &id);
+        let state = BorrowerState {
+            dpd: values[dpd_col] as i64,
+            band: strategy
+                .bands
+                .iter()
+                .position(|x| x == band_name)
+                .unwrap_or(strategy.bands.len() - 1),
+            days_to_next_due: next_due.map(|d| i64::from(d - opts.as_of)),
+            flags: s.ledger.flags[b as usize],
+            contact,
+            arm: a,
+        };
+        decisions.push(decide(&strategy, &state));
+        arms.push(a);
+        priority.push(values[overdue_col] * (1.0 - r.p_repay));
+    }
+    apply_capacity(&strategy, &mut decisions, &priority);
+    clock.lap("strategy");
+
+    let batch = tables::run_table(
+        &s.ledger,
+        fs,
+        &s.model,
+        &s.rows,
+        &s.model_sha256,
+        &strategy,
+        &decisions,
+        &arms,
+        &run_id,
+    );
+    let scored_path = out_dir.join("scored.parquet");
+    let rejects = crate::jobs::write_rejects(&scored_path, &s.ledger.rejects)?;
+    output::write_parquet(&scored_path, batch.schema(), std::slice::from_ref(&batch))?;
+    clock.lap("write");
+
+    let mut m = Manifest {
+        run_id,
+        as_of: dates::format(opts.as_of),
+        dunning_version: env!("CARGO_PKG_VERSION").into(),
+        stage_seconds: clock
+            .laps
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.as_secs_f64()))
+            .collect(),
+        inputs,
+        model: s.model.version.clone(),
+        model_sha256: s.model_sha256.clone(),
+        strategy: strategy.version.clone(),
+        strategy_sha256,
+        scored: s.rows.len() as u64,
+        outside_population: s.population.counts[0].outside_population,
+        rejected: s.ledger.rejects.len() as u64,
+        by_dpd_bucket: BTreeMap::new(),
+        by_band: BTreeMap::new(),
+        by_treatment: BTreeMap::new(),
+        by_bucket_and_treatment: BTreeMap::new(),
+        model_validation: [
+            ("auc".to_string(), s.model.validation.auc),
+            ("ks".to_string(), s.model.validation.ks),
+        ]
+        .into(),
+        outputs: std::iter::once(scored_path.display().to_string())
+            .chain(rejects.map(|p| p.display().to_string()))
+            .chain(std::iter::once(
+                out_dir.join("manifest.json").display().to_string(),
+            ))
+            .collect(),
+        status: "ok".into(),
+    };
+    for (r, d) in s.rows.iter().zip(&decisions) {
+        let dpd = fs.values[r.row * width + dpd_col];
+        *m.by_dpd_bucket
+            .entry(scoring::dpd_bucket(dpd).into())
+            .or_default() += 1;
+        *m.by_band
+            .entry(s.model.bands[r.band].band.clone())
+            .or_default() += 1;
+        *m.by_treatment
+            .entry(d.treatment.as_str().into())
+            .or_default() += 1;
+        let bucket = &strategy.buckets[strategy.bucket(dpd as i64)].name;
+        *m.by_bucket_and_treatment
+            .entry(format!("{bucket}/{}", d.treatment.as_str()))
+            .or_default() += 1;
+    }
+    output::write_json(&out_dir.join("manifest.json"), &m)?;
+    Ok(m)
+}

@@ -1,0 +1,154 @@
+//! `dunning run`, the nightly job, end to end on the committed sample.
+
+mod common;
+
+use std::collections::HashSet;
+
+use arrow::array::AsArray;
+use common::*;
+
+fn root(p: &str) -> String {
+    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn nightly(w: &Workdir, strategy: &str, out: &str) -> std::process::Output {
+    let (s, p, b, c) = (
+        root("data/sample/schedule.parquet"),
+        root("data/sample/payments.parquet"),
+        root("data/sample/borrowers.parquet"),
+        root("data/sample/contacts.parquet"),
+    );
+    let model = root("models/default");
+    w.run(&[
+        "run",
+        "--model",
+        &model,
+        "--strategy",
+        strategy,
+        "--schedule",
+        &s,
+        "--payments",
+        &p,
+        "--borrowers",
+        &b,
+        "--contacts",
+        &c,
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        out,
+    ])
+}
+
+#[test]
+fn nightly_run_writes_scores_treatments_and_a_manifest() {
+    let w = Workdir::new();
+    let strategy = root("strategies/default.toml");
+    assert_exit(&nightly(&w, &strategy, "out"), 0);
+    let dir = w.path("out/2025-12-31");
+    let first = std::fs::read(dir.join("scored.parquet")).unwrap();
+    // A re-run of the same night gives the same bytes, and leaves no lock.
+    assert_exit(&nightly(&w, &strategy, "out"), 0);
+    assert_eq!(first, std::fs::read(dir.join("scored.parquet")).unwrap());
+    assert!(!dir.join(".dunning.lock").exists());
+
+    let t = read_parquet(&dir.join("scored.parquet"));
+    let ids = t
+        .column_by_name("borrower_id")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int64Type>();
+    let unique: HashSet<i64> = ids.values().iter().copied().collect();
+    assert_eq!(unique.len(), t.num_rows(), "every borrower once");
+    let treatment = t.column_by_name("treatment").unwrap().as_string::<i32>();
+    assert!(
+        (0..t.num_rows()).all(|k| ["soft", "standard", "escalated"].contains(&treatment.value(k)))
+    );
+    let arm = t.column_by_name("arm").unwrap().as_string::<i32>();
+    assert!(
+        (0..t.num_rows()).all(|k| arm.value(k) == "champion"),
+        "no challenger in the default strategy"
+    );
+
+    // Disputed borrowers are never contactable.
+    let borrowers = read_parquet(std::path::Path::new(&root("data/sample/borrowers.parquet")));
+    let bid = borrowers
+        .column_by_name("borrower_id")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Int64Type>();
+    let dispute = borrowers.column_by_name("dispute").unwrap().as_boolean();
+    let disputed: HashSet<i64> = (0..borrowers.num_rows())
+        .filter(|&k| dispute.value(k))
+        .map(|k| bid.value(k))
+        .collect();
+    let allowed = t.column_by_name("contact_allowed").unwrap().as_boolean();
+    let rule = t
+        .column_by_name("treatment_rule")
+        .unwrap()
+        .as_string::<i32>();
+    let mut seen_dispute = 0;
+    for k in 0..t.num_rows() {
+        if disputed.contains(&ids.value(k)) {
+            seen_dispute += 1;
+            assert!(!allowed.value(k) && rule.value(k).contains("dispute"));
+        }
+    }
+    assert!(
+        seen_dispute > 0,
+        "the sample has disputed borrowers in the population"
+    );
+
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["status"], "ok");
+    assert_eq!(m["scored"].as_u64().unwrap() as usize, t.num_rows());
+    assert_eq!(m["run_id"].as_str().unwrap().len(), 16);
+    let run_id = t.column_by_name("run_id").unwrap().as_string::<i32>();
+    assert_eq!(run_id.value(0), m["run_id"].as_str().unwrap());
+    let by_treatment: u64 = m["by_treatment"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_treatment as usize, t.num_rows());
+    assert_eq!(m["inputs"].as_array().unwrap().len(), 4);
+    assert_eq!(m["inputs"][0]["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn a_second_run_on_the_same_directory_refuses() {
+    let w = Workdir::new();
+    let dir = w.path("out/2025-12-31");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A lock held by a live process (this test).
+    std::fs::write(
+        dir.join(".dunning.lock"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    let o = nightly(&w, &root("strategies/default.toml"), "out");
+    assert_exit(&o, 75);
+    assert!(stderr(&o).contains("another dunning run"), "{}", stderr(&o));
+    assert!(!dir.join("scored.parquet").exists());
+    // A stale lock (no such process) is taken over.
+    std::fs::write(dir.join(".dunning.lock"), "4000000000\n").unwrap();
+    assert_exit(&nightly(&w, &root("strategies/default.toml"), "out"), 0);
+    assert!(dir.join("scored.parquet").exists() && !dir.join(".dunning.lock").exists());
+}
+
+#[test]
+fn rejects_a_broken_strategy() {
+    let w = Workdir::new();
+    let text = std::fs::read_to_string(root("strategies/default.toml"))
+        .unwrap()
+        .replacen("min_dpd = 30", "min_dpd = 31", 1);
+    std::fs::write(w.path("s.toml"), text).unwrap();
+    let o = nightly(&w, "s.toml", "out");
+    assert_exit(&o, 78);
+    assert!(
+        stderr(&o).contains("s.toml, line") && stderr(&o).contains("gap"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!w.path("out/2025-12-31/scored.parquet").exists());
+}
