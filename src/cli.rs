@@ -34,21 +34,24 @@ pub enum Command {
     Run(RunArgs),
 }
 
-/// Arguments of `dunning run`.
+/// Arguments of `dunning run`: each may instead come from `--config`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// A nightly.toml with any of the keys below (flags given here win).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Model directory (or its model.json).
     #[arg(long)]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// Strategy file (TOML).
     #[arg(long)]
-    pub strategy: PathBuf,
+    pub strategy: Option<PathBuf>,
     /// Installment schedule (Parquet).
     #[arg(long)]
-    pub schedule: PathBuf,
+    pub schedule: Option<PathBuf>,
     /// Payments (Parquet).
     #[arg(long)]
-    pub payments: PathBuf,
+    pub payments: Option<PathBuf>,
     /// Borrower flags and attributes (Parquet).
     #[arg(long)]
     pub borrowers: Option<PathBuf>,
@@ -56,17 +59,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub contacts: Option<PathBuf>,
     /// The as-of date (YYYY-MM-DD).
-    #[arg(long = "as-of", value_parser = parse_day)]
-    pub as_of: Day,
-    /// An installment counts as covered when at most this amount is unpaid.
-    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
-    pub tolerance: f64,
+    #[arg(long = "as-of")]
+    pub as_of: Option<String>,
+    /// An installment counts as covered when at most this amount is unpaid (default 0.01).
+    #[arg(long)]
+    pub tolerance: Option<f64>,
     /// Fail instead of rejecting bad rows.
     #[arg(long)]
     pub strict: bool,
     /// Output root: files go to OUT/AS_OF/.
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: Option<PathBuf>,
 }
 
 /// Which transform the model applies to features.

@@ -65,6 +65,9 @@ pub enum Error {
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
+    /// A config file is wrong.
+    #[error("{0}")]
+    Config(String),
     /// Another run is writing the same output directory.
     #[error("{0}")]
     Busy(String),
@@ -78,6 +81,7 @@ impl Error {
             Error::Features(FeatureError::NonFinite { .. }) => ErrorKind::Internal,
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
             Error::Busy(_) => ErrorKind::Busy,
+            Error::Config(_) => ErrorKind::BadConfig,
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
             Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,

@@ -12,7 +12,7 @@ use cli::{Binning, Cli, Command, FeaturesArgs, GenerateArgs, RunArgs, ScoreArgs,
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
 use dunning::jobs::features::{self, FeaturesOptions};
-use dunning::jobs::run::{self, RunOptions};
+use dunning::jobs::run::{self, RunConfig};
 use dunning::jobs::score::{self, ScoreOptions};
 use dunning::jobs::train::{self, TrainInput, TrainJobOptions};
 use dunning::ledger::{SnapshotOptions, DEFAULT_TOLERANCE};
@@ -247,21 +247,23 @@ fn stages(timings: &[(&str, std::time::Duration)]) -> String {
 }
 
 fn run_nightly(args: RunArgs) -> dunning::Result<()> {
-    let opts = RunOptions {
+    let file = match &args.config {
+        Some(path) => RunConfig::load(path)?,
+        None => RunConfig::default(),
+    };
+    let flags = RunConfig {
         model: args.model,
         strategy: args.strategy,
-        inputs: InputPaths {
-            schedule: args.schedule,
-            payments: args.payments,
-            borrowers: args.borrowers,
-            contacts: args.contacts,
-            labels: None,
-        },
+        schedule: args.schedule,
+        payments: args.payments,
+        borrowers: args.borrowers,
+        contacts: args.contacts,
         as_of: args.as_of,
         out: args.out,
         tolerance: args.tolerance,
-        strict: args.strict,
+        strict: args.strict.then_some(true),
     };
+    let opts = flags.merge(file)?;
     let m = run::run(&opts)?;
     if m.rejected > 0 {
         warn!("{} input rows rejected; see rejects.parquet", m.rejected);

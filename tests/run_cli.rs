@@ -152,3 +152,37 @@ fn rejects_a_broken_strategy() {
     );
     assert!(!w.path("out/2025-12-31/scored.parquet").exists());
 }
+
+#[test]
+fn config_file_with_flags_winning() {
+    let w = Workdir::new();
+    // The example config runs the sample; --out overrides its `out`.
+    let o = w.run(&[
+        "run",
+        "--config",
+        &root("data/nightly.toml"),
+        "--out",
+        "here",
+    ]);
+    assert_exit(&o, 0);
+    assert!(w.path("here/2025-12-31/scored.parquet").exists());
+    // Same bytes as the all-flags run.
+    assert_exit(&nightly(&w, &root("strategies/default.toml"), "flags"), 0);
+    assert_eq!(
+        std::fs::read(w.path("here/2025-12-31/scored.parquet")).unwrap(),
+        std::fs::read(w.path("flags/2025-12-31/scored.parquet")).unwrap()
+    );
+    // Unknown keys and missing required keys are errors.
+    std::fs::write(w.path("bad.toml"), "modle = \"x\"\n").unwrap();
+    let o = w.run(&["run", "--config", "bad.toml"]);
+    assert_exit(&o, 78);
+    assert!(
+        stderr(&o).contains("bad.toml") && stderr(&o).contains("modle"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(w.path("partial.toml"), "as_of = \"2025-12-31\"\n").unwrap();
+    let o = w.run(&["run", "--config", "partial.toml"]);
+    assert_exit(&o, 64);
+    assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
+}

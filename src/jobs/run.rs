@@ -44,6 +44,100 @@ pub struct RunOptions {
     pub strict: bool,
 }
 
+/// A nightly.toml: every key of `dunning run`, each also a flag (a flag
+/// given on the command line wins). Relative paths are relative to the
+/// config file's directory.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Model directory or model.json.
+    pub model: Option<PathBuf>,
+    /// Strategy file.
+    pub strategy: Option<PathBuf>,
+    /// schedule.parquet.
+    pub schedule: Option<PathBuf>,
+    /// payments.parquet.
+    pub payments: Option<PathBuf>,
+    /// borrowers.parquet.
+    pub borrowers: Option<PathBuf>,
+    /// contacts.parquet.
+    pub contacts: Option<PathBuf>,
+    /// As-of date, YYYY-MM-DD.
+    pub as_of: Option<String>,
+    /// Output root.
+    pub out: Option<PathBuf>,
+    /// Covered-within tolerance.
+    pub tolerance: Option<f64>,
+    /// Make any rejected row fatal.
+    pub strict: Option<bool>,
+}
+
+impl RunConfig {
+    /// Reads a config file; relative paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Self> {
+        let bad = |message: String| Error::Config(format!("{}: {message}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        let mut c: RunConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.model,
+            &mut c.strategy,
+            &mut c.schedule,
+            &mut c.payments,
+            &mut c.borrowers,
+            &mut c.contacts,
+            &mut c.out,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(c)
+    }
+
+    /// Flags (`self`, from the command line) over `file`, then checked into options.
+    pub fn merge(self, file: RunConfig) -> Result<RunOptions> {
+        let need = |v: Option<PathBuf>, key: &str| {
+            v.ok_or_else(|| {
+                Error::Usage(format!(
+                    "`{key}` is needed: give --{key} or set it in the config file"
+                ))
+            })
+        };
+        let as_of_text = self.as_of.or(file.as_of);
+        let as_of = match as_of_text {
+            Some(t) => dates::parse(&t)
+                .ok_or_else(|| Error::Usage(format!("as_of: expected YYYY-MM-DD, got {t:?}")))?,
+            None => {
+                return Err(Error::Usage(
+                    "`as-of` is needed: give --as-of or set as_of in the config file".into(),
+                ))
+            }
+        };
+        Ok(RunOptions {
+            model: need(self.model.or(file.model), "model")?,
+            strategy: need(self.strategy.or(file.strategy), "strategy")?,
+            inputs: InputPaths {
+                schedule: need(self.schedule.or(file.schedule), "schedule")?,
+                payments: need(self.payments.or(file.payments), "payments")?,
+                borrowers: self.borrowers.or(file.borrowers),
+                contacts: self.contacts.or(file.contacts),
+                labels: None,
+            },
+            as_of,
+            out: need(self.out.or(file.out), "out")?,
+            tolerance: self
+                .tolerance
+                .or(file.tolerance)
+                .unwrap_or(crate::ledger::DEFAULT_TOLERANCE),
+            strict: self.strict.or(file.strict).unwrap_or(false),
+        })
+    }
+}
+
 /// One input file in the manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct InputEntry {
