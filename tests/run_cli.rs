@@ -186,3 +186,73 @@ fn config_file_with_flags_winning() {
     assert_exit(&o, 64);
     assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
+    let w = Workdir::new();
+    let strategy = root("strategies/default.toml");
+    assert_exit(&nightly(&w, &strategy, "out"), 0);
+    let dir = w.path("out/2025-12-31");
+    let before = std::fs::read(dir.join("scored.parquet")).unwrap();
+    let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+    // Tonight's re-run uses another strategy version (so it would write other
+    // bytes) and fails just before renaming scored.parquet into place.
+    let text = std::fs::read_to_string(&strategy).unwrap().replacen(
+        "version = \"default-1\"",
+        "version = \"default-2\"",
+        1,
+    );
+    std::fs::write(w.path("s2.toml"), text).unwrap();
+    let (s, p, b, c) = (
+        root("data/sample/schedule.parquet"),
+        root("data/sample/payments.parquet"),
+        root("data/sample/borrowers.parquet"),
+        root("data/sample/contacts.parquet"),
+    );
+    let model = root("models/default");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
+        .args([
+            "run",
+            "--model",
+            &model,
+            "--strategy",
+            "s2.toml",
+            "--schedule",
+            &s,
+            "--payments",
+            &p,
+            "--borrowers",
+            &b,
+            "--contacts",
+            &c,
+            "--as-of",
+            "2025-12-31",
+            "--out",
+            "out",
+        ])
+        .current_dir(w.root())
+        .env(dunning::output::FAIL_BEFORE_RENAME, "scored.parquet")
+        .output()
+        .unwrap();
+    assert_exit(&o, 74);
+    assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(dir.join("scored.parquet")).unwrap(),
+        before,
+        "previous night's scores intact"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("manifest.json")).unwrap(),
+        manifest,
+        "previous manifest intact"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary or lock files left: {leftovers:?}"
+    );
+}

@@ -54,6 +54,10 @@ pub enum OutputError {
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, OutputError>;
 
+/// Environment variable naming an output file whose write fails just before
+/// its rename (fault injection for tests; never set in production).
+pub const FAIL_BEFORE_RENAME: &str = "DUNNING_FAIL_BEFORE_RENAME";
+
 /// Rows per Parquet row group. 128k rows keeps row groups a few MB, which
 /// readers can skip and decode in parallel, without bloating the footer.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -123,6 +127,18 @@ impl AtomicFile {
     /// Flushes the data to disk and renames the temporary file over the destination.
     pub fn commit(self) -> Result<()> {
         let dest = self.dest;
+        // Fault injection for the tests of interrupted runs: with
+        // DUNNING_FAIL_BEFORE_RENAME naming this file, the write fails right
+        // before the rename, as a crash or a full disk would.
+        if std::env::var_os(FAIL_BEFORE_RENAME)
+            .is_some_and(|v| dest.file_name().is_some_and(|n| n == v.as_os_str()))
+        {
+            return Err(OutputError::Io {
+                path: dest,
+                action: "renaming the temporary file into place",
+                source: std::io::Error::other(format!("injected failure ({FAIL_BEFORE_RENAME})")),
+            });
+        }
         // Temporary files are created private (0600); outputs are ordinary
         // files that the downstream readers of this directory can open.
         #[cfg(unix)]
