@@ -1,0 +1,70 @@
+//! Property tests of the nightly run on generated ledgers: every borrower in
+//! the population once, one of the three treatments, no disputed borrower
+//! contactable, and no call allowed beyond the rule pack's limits.
+
+use std::collections::HashSet;
+
+use arrow::array::{Array, AsArray};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proptest::prelude::*;
+
+use dunning::contract::InputPaths;
+use dunning::dates::ymd;
+use dunning::generate::{generate, GenerateOptions};
+use dunning::jobs::run::{run, RunOptions};
+
+fn read(path: &std::path::Path) -> arrow::array::RecordBatch {
+    let b = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+    let schema = b.schema().clone();
+    let batches: Vec<_> = b.build().unwrap().map(|x| x.unwrap()).collect();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn nightly_invariants(seed in any::<u64>(), pack in prop::sample::select(vec!["cn", "us"]), day in 0..60i32) {
+        let dir = tempfile::tempdir().unwrap();
+        generate(&GenerateOptions::new(400, seed, dir.path().join("in"))).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let strategy = std::fs::read_to_string(format!("{root}/strategies/default.toml")).unwrap()
+            .replacen("pack = \"cn\"", &format!("pack = \"{pack}\""), 1);
+        std::fs::write(dir.path().join("s.toml"), strategy).unwrap();
+        let as_of = ymd(2025, 10, 1) + day;
+        let m = run(&RunOptions {
+            model: format!("{root}/models/default").into(),
+            strategy: dir.path().join("s.toml"),
+            inputs: InputPaths::in_dir(&dir.path().join("in")),
+            as_of,
+            out: dir.path().join("out"),
+            tolerance: 0.01,
+            strict: false,
+        }).unwrap();
+        let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
+        let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        let unique: HashSet<i64> = ids.values().iter().copied().collect();
+        prop_assert_eq!(unique.len(), t.num_rows());
+        prop_assert_eq!(m.scored as usize + m.outside_population as usize, 400);
+        let treatment = t.column_by_name("treatment").unwrap().as_string::<i32>();
+        let channel = t.column_by_name("channel").unwrap().as_string::<i32>();
+        let allowed = t.column_by_name("contact_allowed").unwrap().as_boolean();
+        let calls_left = t.column_by_name("calls_left_today").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
+        let borrowers = read(&dir.path().join("in/borrowers.parquet"));
+        let bid = borrowers.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
+        let dispute = borrowers.column_by_name("dispute").unwrap().as_boolean();
+        let disputed: HashSet<i64> = (0..borrowers.num_rows()).filter(|&k| dispute.value(k)).map(|k| bid.value(k)).collect();
+        let daily_max = if pack == "cn" { 6 } else { 7 };
+        for k in 0..t.num_rows() {
+            prop_assert!(["soft", "standard", "escalated"].contains(&treatment.value(k)));
+            if disputed.contains(&ids.value(k)) {
+                prop_assert!(!allowed.value(k));
+            }
+            prop_assert!(calls_left.is_valid(k));
+            prop_assert!(calls_left.value(k) >= 0 && calls_left.value(k) <= daily_max);
+            if channel.value(k) == "call" && calls_left.value(k) == 0 {
+                prop_assert!(!allowed.value(k), "a call beyond the {} limits is allowed", pack);
+            }
+        }
+    }
+}
