@@ -14,6 +14,9 @@ pub struct Cli {
     /// Only print warnings and errors.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+    /// Log format on standard error: text, or json (one object a line, for schedulers).
+    #[arg(long, value_enum, global = true, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
@@ -70,6 +73,15 @@ pub struct RunArgs {
     /// Output root: files go to OUT/AS_OF/.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (and a progress bar on a terminal).
+    Text,
+    /// One JSON object per line: ts, level, msg.
+    Json,
 }
 
 /// Which transform the model applies to features.

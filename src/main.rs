@@ -5,10 +5,14 @@ mod cli;
 
 use std::process::ExitCode;
 
+use std::io::{IsTerminal, Write};
+
 use clap::Parser;
 use log::{info, warn};
 
-use cli::{Binning, Cli, Command, FeaturesArgs, GenerateArgs, RunArgs, ScoreArgs, TrainArgs};
+use cli::{
+    Binning, Cli, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs, ScoreArgs, TrainArgs,
+};
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
 use dunning::jobs::features::{self, FeaturesOptions};
@@ -34,12 +38,22 @@ fn main() -> ExitCode {
         }
     };
     let level = if cli.quiet { "warn" } else { "info" };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
-        .format_target(false)
-        .init();
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level));
+    logger.format_target(false);
+    if cli.log_format == LogFormat::Json {
+        logger.format(|buf, record| {
+            let ts = buf.timestamp_millis().to_string();
+            let line = serde_json::json!({"ts": ts, "level": record.level().as_str(), "msg": record.args().to_string()});
+            writeln!(buf, "{line}")
+        });
+    }
+    logger.init();
+    // A progress bar only for people: a terminal, text logs, not --quiet.
+    let bar = !cli.quiet && cli.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     // A panic is a bug: report it as an internal failure (exit 70), not as
     // Rust's default 101, so the scheduler sees the documented code.
-    match std::panic::catch_unwind(|| run(cli.command)) {
+    match std::panic::catch_unwind(|| run(cli.command, bar)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             log::error!("{e:#}");
@@ -54,13 +68,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command) -> dunning::Result<()> {
+fn run(command: Command, bar: bool) -> dunning::Result<()> {
     match command {
         Command::Generate(args) => run_generate(args),
         Command::Features(args) => run_features(args),
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
-        Command::Run(args) => run_nightly(args),
+        Command::Run(args) => run_nightly(args, bar),
     }
 }
 
@@ -246,7 +260,7 @@ fn stages(timings: &[(&str, std::time::Duration)]) -> String {
     parts.join(", ")
 }
 
-fn run_nightly(args: RunArgs) -> dunning::Result<()> {
+fn run_nightly(args: RunArgs, bar: bool) -> dunning::Result<()> {
     let file = match &args.config {
         Some(path) => RunConfig::load(path)?,
         None => RunConfig::default(),
@@ -264,7 +278,28 @@ fn run_nightly(args: RunArgs) -> dunning::Result<()> {
         strict: args.strict.then_some(true),
     };
     let opts = flags.merge(file)?;
-    let m = run::run(&opts)?;
+    let observer: dunning::jobs::Observer = if bar {
+        let pb = indicatif::ProgressBar::new(run::STAGES.len() as u64);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb.set_message(run::STAGES[0]);
+        Box::new(move |stage, _| {
+            pb.inc(1);
+            let next = run::STAGES
+                .iter()
+                .position(|s| *s == stage)
+                .and_then(|i| run::STAGES.get(i + 1));
+            match next {
+                Some(n) => pb.set_message(*n),
+                None => pb.finish_and_clear(),
+            }
+        })
+    } else {
+        Box::new(|stage, d| info!("{stage}: done in {:.2}s", d.as_secs_f64()))
+    };
+    let m = run::run_observed(&opts, Some(observer))?;
     if m.rejected > 0 {
         warn!("{} input rows rejected; see rejects.parquet", m.rejected);
     }

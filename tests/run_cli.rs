@@ -256,3 +256,32 @@ fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
         "temporary or lock files left: {leftovers:?}"
     );
 }
+
+#[test]
+fn json_logs_for_schedulers() {
+    let w = Workdir::new();
+    let o = w.run(&[
+        "--log-format",
+        "json",
+        "run",
+        "--config",
+        &root("data/nightly.toml"),
+        "--out",
+        "out",
+    ]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() >= 5, "{err}");
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}"));
+        assert!(
+            v["level"].is_string() && v["msg"].is_string() && v["ts"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(
+        err.contains("\"msg\":\"write: done in"),
+        "every stage is reported: {err}"
+    );
+}

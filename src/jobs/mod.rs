@@ -39,12 +39,24 @@ pub fn write_rejects(out: &Path, rejects: &[Reject]) -> output::Result<Option<Pa
     Ok(Some(path))
 }
 
-/// Wall time per stage, for the log (never for output files).
-#[derive(Debug)]
+/// Called as each stage of a job ends, with its name and wall time: how the
+/// binary shows progress (jobs never print).
+pub type Observer = Box<dyn FnMut(&'static str, Duration)>;
+
+/// Wall time per stage, for the log and the manifest (never for data files).
 pub struct Stopwatch {
     last: Instant,
     /// Each stage and its duration, in order.
     pub laps: Vec<(&'static str, Duration)>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Stopwatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stopwatch")
+            .field("laps", &self.laps)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Stopwatch {
@@ -52,15 +64,28 @@ impl Default for Stopwatch {
         Self {
             last: Instant::now(),
             laps: Vec::new(),
+            observer: None,
         }
     }
 }
 
 impl Stopwatch {
+    /// A stopwatch that reports each lap to `observer`.
+    pub fn observed(observer: Option<Observer>) -> Self {
+        Self {
+            observer,
+            ..Self::default()
+        }
+    }
+
     /// Ends the current stage, named `stage`.
     pub fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
-        self.laps.push((stage, now - self.last));
+        let d = now - self.last;
+        self.laps.push((stage, d));
         self.last = now;
+        if let Some(o) = self.observer.as_mut() {
+            o(stage, d);
+        }
     }
 }

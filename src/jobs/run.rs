@@ -270,9 +270,26 @@ fn sha256_file(path: &Path) -> Result<(u64, String)> {
     Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
 }
 
+/// The stages of a nightly run, in order (for progress displays).
+pub const STAGES: [&str; 5] = [
+    "read and validate",
+    "features",
+    "score",
+    "strategy",
+    "write",
+];
+
 /// Runs the nightly job; returns its manifest.
 pub fn run(opts: &RunOptions) -> Result<Manifest> {
-    let mut clock = Stopwatch::default();
+    run_observed(opts, None)
+}
+
+/// [`run`], reporting each of the [`STAGES`] to `observer` as it ends.
+pub fn run_observed(
+    opts: &RunOptions,
+    observer: Option<crate::jobs::Observer>,
+) -> Result<Manifest> {
+    let mut clock = Stopwatch::observed(observer);
     let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
         Error::Strategy(StrategyError::Read {
             path: opts.strategy.clone(),
