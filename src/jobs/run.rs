@@ -317,7 +317,8 @@ pub fn run_observed(
         .map(|b| b.band.as_str())
         .filter(|b| !strategy.bands.iter().any(|x| x == b))
         .collect();
-    if !missing.is_empty() {
+    // With p_repay cut-offs the strategy bands its borrowers itself.
+    if strategy.band_cutoffs.is_none() && !missing.is_empty() {
         return Err(Error::Strategy(StrategyError::Invalid {
             path: opts.strategy.clone(),
             line: 1,
@@ -387,11 +388,13 @@ pub fn run_observed(
         let a = arm(&strategy, &id);
         let state = BorrowerState {
             dpd: values[dpd_col] as i64,
-            band: strategy
-                .bands
-                .iter()
-                .position(|x| x == band_name)
-                .unwrap_or(strategy.bands.len() - 1),
+            band: strategy.band_of_p(r.p_repay).unwrap_or_else(|| {
+                strategy
+                    .bands
+                    .iter()
+                    .position(|x| x == band_name)
+                    .unwrap_or(strategy.bands.len() - 1)
+            }),
             days_to_next_due: next_due.map(|d| i64::from(d - opts.as_of)),
             flags: s.ledger.flags[b as usize],
             contact,

@@ -138,6 +138,9 @@ pub struct StrategyConfig {
     pub buckets: Spanned<Vec<Spanned<BucketConfig>>>,
     /// Risk bands, best first (the model's band names).
     pub bands: Spanned<Vec<Spanned<String>>>,
+    /// Instead of the model's bands: lower bounds of p_repay for each band but
+    /// the last, strictly decreasing within (0, 1), so the bands cover [0, 1].
+    pub band_cutoffs: Option<Spanned<Vec<f64>>>,
     /// Channels of each treatment.
     pub treatments: Spanned<BTreeMap<String, Spanned<TreatmentConfig>>>,
     /// For each bucket, the treatment of each band (in band order).
@@ -194,6 +197,8 @@ pub struct Strategy {
     pub buckets: Vec<Bucket>,
     /// Bands, best first.
     pub bands: Vec<String>,
+    /// p_repay lower bounds of the bands but the last (None: the model's bands).
+    pub band_cutoffs: Option<Vec<f64>>,
     /// `matrix[bucket][band]`.
     pub matrix: Vec<Vec<Treatment>>,
     /// Channels of each treatment, by [`Treatment::index`].
@@ -227,6 +232,13 @@ impl Strategy {
             message: e.to_string(),
         })?;
         config.check(path, text)
+    }
+
+    /// The band index of a p_repay value under `band_cutoffs` (None without them).
+    pub fn band_of_p(&self, p_repay: f64) -> Option<usize> {
+        self.band_cutoffs
+            .as_ref()
+            .map(|c| c.iter().position(|&x| p_repay >= x).unwrap_or(c.len()))
     }
 
     /// The bucket index of a DPD value.
@@ -355,6 +367,26 @@ impl StrategyConfig {
             ));
         }
 
+        let band_cutoffs = match &self.band_cutoffs {
+            None => None,
+            Some(c) => {
+                let v = c.get_ref();
+                let ok = v.len() + 1 == bands.len()
+                    && v.iter().all(|x| x.is_finite() && *x > 0.0 && *x < 1.0)
+                    && v.windows(2).all(|w| w[0] > w[1]);
+                if !ok {
+                    return Err(err(
+                        c.span(),
+                        "band_cutoffs",
+                        format!(
+                            "needs {} strictly decreasing p_repay bounds in (0, 1), one per band but the last, so that the bands cover [0, 1]; got {v:?}",
+                            bands.len() - 1
+                        ),
+                    ));
+                }
+                Some(v.clone())
+            }
+        };
         let mut channels: [Vec<Channel>; 3] = Default::default();
         for (name, t) in self.treatments.get_ref() {
             let key = format!("treatments.{name}");
@@ -526,6 +558,7 @@ impl StrategyConfig {
             version: self.version.into_inner(),
             buckets,
             bands,
+            band_cutoffs,
             matrix,
             channels,
             preventive,
@@ -688,6 +721,33 @@ mod tests {
             "pack = \"cn\"\nwindow_start_hour = 23",
             &["contact_limits", "window"],
         );
+    }
+
+    #[test]
+    fn bands_by_p_repay_cutoffs() {
+        let s = parse(&DEFAULT.replacen(
+            "bands = [\"A\", \"B\", \"C\", \"D\", \"E\"]",
+            "bands = [\"A\", \"B\", \"C\", \"D\", \"E\"]\nband_cutoffs = [0.9, 0.75, 0.5, 0.25]",
+            1,
+        ))
+        .unwrap();
+        assert_eq!(s.band_of_p(0.95), Some(0));
+        assert_eq!(s.band_of_p(0.9), Some(0));
+        assert_eq!(s.band_of_p(0.6), Some(2));
+        assert_eq!(s.band_of_p(0.0), Some(4));
+        assert_eq!(parse(DEFAULT).unwrap().band_of_p(0.5), None);
+        for bad in [
+            "[0.9, 0.75, 0.5]",
+            "[0.9, 0.95, 0.5, 0.25]",
+            "[1.0, 0.75, 0.5, 0.25]",
+            "[0.9, 0.75, 0.5, 0.0]",
+        ] {
+            rejects(
+                "bands = [\"A\", \"B\", \"C\", \"D\", \"E\"]",
+                &format!("bands = [\"A\", \"B\", \"C\", \"D\", \"E\"]\nband_cutoffs = {bad}"),
+                &["band_cutoffs", "cover [0, 1]"],
+            );
+        }
     }
 
     #[test]
