@@ -46,6 +46,7 @@ pub mod contract;
 pub mod dates;
 pub mod error;
 pub mod generate;
+pub mod hash;
 pub mod jobs;
 pub mod labels;
 pub mod ledger;

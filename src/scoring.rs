@@ -103,11 +103,7 @@ pub fn score_row(model: &Model, cols: &[usize], values: &[f64], row: usize) -> S
     let z = model.intercept + sum;
     let p_repay = 1.0 / (1.0 + (-z).exp());
     let score = model.scaling.score(z);
-    let band = model
-        .bands
-        .iter()
-        .position(|b| b.min_score.is_none_or(|m| score >= m))
-        .unwrap_or(model.bands.len() - 1);
+    let band = model.band_index(score);
     let reasons = contrib.map(|(_, i)| (i != u16::MAX).then_some(i));
     ScoredRow {
         row,

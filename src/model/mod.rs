@@ -267,11 +267,18 @@ impl Model {
         train::linear(&self.features, self.intercept, raw)
     }
 
+    /// The index of a score's risk band (the last band when no minimum is met).
+    pub fn band_index(&self, score: i32) -> usize {
+        self.bands
+            .iter()
+            .position(|b| b.min_score.is_none_or(|m| score >= m))
+            .unwrap_or(self.bands.len().saturating_sub(1))
+    }
+
     /// The risk band of a score.
     pub fn band(&self, score: i32) -> &str {
         self.bands
-            .iter()
-            .find(|b| b.min_score.is_none_or(|m| score >= m))
+            .get(self.band_index(score))
             .map_or("E", |b| b.band.as_str())
     }
 

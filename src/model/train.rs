@@ -16,6 +16,7 @@ use super::{
     TrainingInfo, Transform, FORMAT_VERSION,
 };
 use crate::dates::{self, Day};
+use crate::hash::{fnv1a64, splitmix64 as splitmix};
 
 /// A labelled feature table: one row per borrower per snapshot.
 #[derive(Debug, Clone, Default)]
@@ -46,16 +47,7 @@ impl TrainingTable {
 
 /// FNV-1a of an id's text: the borrower's group for the split.
 pub fn group_hash(id: &str) -> u64 {
-    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
-fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    fnv1a64(id.bytes())
 }
 
 /// Options of one training run.

@@ -7,6 +7,7 @@
 
 use super::assign::Decision;
 use super::{Strategy, Treatment};
+use crate::hash::fnv1a64;
 
 /// Which strategy matrix a borrower gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -29,14 +30,7 @@ impl Arm {
 
 /// FNV-1a 64 of `salt`, a separator, and `id`, mixed by SplitMix64's finalizer.
 fn hash(salt: &str, id: &str) -> u64 {
-    let h = salt
-        .bytes()
-        .chain([0u8])
-        .chain(id.bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    let mut z = h;
+    let mut z = fnv1a64(salt.bytes().chain([0u8]).chain(id.bytes()));
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
