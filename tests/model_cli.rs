@@ -7,10 +7,6 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type};
 use common::*;
 use dunning::model::Model;
 
-fn sample(name: &str) -> String {
-    format!("{}/data/sample/{name}.parquet", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn train(w: &Workdir, out: &str, extra: &[&str]) -> std::process::Output {
     let (s, p, b, c) = (
         sample("schedule"),
@@ -257,7 +253,7 @@ fn rejects_model_whose_features_the_inputs_lack() {
 fn committed_default_model_scores_the_sample() {
     // The README's first command, into a temporary directory.
     let w = Workdir::new();
-    let model = format!("{}/models/default", env!("CARGO_MANIFEST_DIR"));
+    let model = repo("models/default");
     assert_exit(&score(&w, &model, "scored.parquet", "2"), 0);
     let t = read_parquet(&w.path("scored.parquet"));
     assert!(t.num_rows() > 1000);
@@ -428,7 +424,7 @@ fn ranks_close_to_the_truth_on_new_borrowers() {
 fn rejects_model_needing_an_attribute_without_a_borrowers_table() {
     // models/default uses `income`: scoring without --borrowers is a model/input mismatch.
     let w = Workdir::new();
-    let model = format!("{}/models/default", env!("CARGO_MANIFEST_DIR"));
+    let model = repo("models/default");
     let (s, p, c) = (sample("schedule"), sample("payments"), sample("contacts"));
     let o = w.run(&[
         "score",

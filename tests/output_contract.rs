@@ -78,14 +78,10 @@ fn check(schema: &Schema, name: &str, keys_only: bool) {
     }
 }
 
-fn sample(name: &str) -> String {
-    format!("{}/data/sample/{name}.parquet", env!("CARGO_MANIFEST_DIR"))
-}
-
 #[test]
 fn written_schemas_match_the_output_contract() {
     let w = Workdir::new();
-    let model = format!("{}/models/default", env!("CARGO_MANIFEST_DIR"));
+    let model = repo("models/default");
     let (s, p, b, c) = (
         sample("schedule"),
         sample("payments"),

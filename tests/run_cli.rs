@@ -7,18 +7,14 @@ use std::collections::HashSet;
 use arrow::array::AsArray;
 use common::*;
 
-fn root(p: &str) -> String {
-    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
-}
-
 fn nightly(w: &Workdir, strategy: &str, out: &str) -> std::process::Output {
     let (s, p, b, c) = (
-        root("data/sample/schedule.parquet"),
-        root("data/sample/payments.parquet"),
-        root("data/sample/borrowers.parquet"),
-        root("data/sample/contacts.parquet"),
+        sample("schedule"),
+        sample("payments"),
+        sample("borrowers"),
+        sample("contacts"),
     );
-    let model = root("models/default");
+    let model = repo("models/default");
     w.run(&[
         "run",
         "--model",
@@ -43,7 +39,7 @@ fn nightly(w: &Workdir, strategy: &str, out: &str) -> std::process::Output {
 #[test]
 fn nightly_run_writes_scores_treatments_and_a_manifest() {
     let w = Workdir::new();
-    let strategy = root("strategies/default.toml");
+    let strategy = repo("strategies/default.toml");
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     let dir = w.path("out/2025-12-31");
     let first = std::fs::read(dir.join("scored.parquet")).unwrap();
@@ -70,7 +66,7 @@ fn nightly_run_writes_scores_treatments_and_a_manifest() {
     );
 
     // Disputed borrowers are never contactable.
-    let borrowers = read_parquet(std::path::Path::new(&root("data/sample/borrowers.parquet")));
+    let borrowers = read_parquet(std::path::Path::new(&repo("data/sample/borrowers.parquet")));
     let bid = borrowers
         .column_by_name("borrower_id")
         .unwrap()
@@ -126,20 +122,20 @@ fn a_second_run_on_the_same_directory_refuses() {
         format!("{}\n", std::process::id()),
     )
     .unwrap();
-    let o = nightly(&w, &root("strategies/default.toml"), "out");
+    let o = nightly(&w, &repo("strategies/default.toml"), "out");
     assert_exit(&o, 75);
     assert!(stderr(&o).contains("another dunning run"), "{}", stderr(&o));
     assert!(!dir.join("scored.parquet").exists());
     // A stale lock (no such process) is taken over.
     std::fs::write(dir.join(".dunning.lock"), "4000000000\n").unwrap();
-    assert_exit(&nightly(&w, &root("strategies/default.toml"), "out"), 0);
+    assert_exit(&nightly(&w, &repo("strategies/default.toml"), "out"), 0);
     assert!(dir.join("scored.parquet").exists() && !dir.join(".dunning.lock").exists());
 }
 
 #[test]
 fn rejects_a_broken_strategy() {
     let w = Workdir::new();
-    let text = std::fs::read_to_string(root("strategies/default.toml"))
+    let text = std::fs::read_to_string(repo("strategies/default.toml"))
         .unwrap()
         .replacen("min_dpd = 30", "min_dpd = 31", 1);
     std::fs::write(w.path("s.toml"), text).unwrap();
@@ -160,14 +156,14 @@ fn config_file_with_flags_winning() {
     let o = w.run(&[
         "run",
         "--config",
-        &root("data/nightly.toml"),
+        &repo("data/nightly.toml"),
         "--out",
         "here",
     ]);
     assert_exit(&o, 0);
     assert!(w.path("here/2025-12-31/scored.parquet").exists());
     // Same bytes as the all-flags run.
-    assert_exit(&nightly(&w, &root("strategies/default.toml"), "flags"), 0);
+    assert_exit(&nightly(&w, &repo("strategies/default.toml"), "flags"), 0);
     assert_eq!(
         std::fs::read(w.path("here/2025-12-31/scored.parquet")).unwrap(),
         std::fs::read(w.path("flags/2025-12-31/scored.parquet")).unwrap()
@@ -190,7 +186,7 @@ fn config_file_with_flags_winning() {
 #[test]
 fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
     let w = Workdir::new();
-    let strategy = root("strategies/default.toml");
+    let strategy = repo("strategies/default.toml");
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     let dir = w.path("out/2025-12-31");
     let before = std::fs::read(dir.join("scored.parquet")).unwrap();
@@ -204,12 +200,12 @@ fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
     );
     std::fs::write(w.path("s2.toml"), text).unwrap();
     let (s, p, b, c) = (
-        root("data/sample/schedule.parquet"),
-        root("data/sample/payments.parquet"),
-        root("data/sample/borrowers.parquet"),
-        root("data/sample/contacts.parquet"),
+        sample("schedule"),
+        sample("payments"),
+        sample("borrowers"),
+        sample("contacts"),
     );
-    let model = root("models/default");
+    let model = repo("models/default");
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
         .args([
             "run",
@@ -265,7 +261,7 @@ fn json_logs_for_schedulers() {
         "json",
         "run",
         "--config",
-        &root("data/nightly.toml"),
+        &repo("data/nightly.toml"),
         "--out",
         "out",
     ]);

@@ -112,3 +112,13 @@ pub fn footer_metadata(path: &Path) -> std::collections::HashMap<String, String>
         })
         .unwrap_or_default()
 }
+
+/// A path inside the repository, for its committed data, models and strategies.
+pub fn repo(path: &str) -> String {
+    format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A table of the committed sample ledger, e.g. `sample("schedule")`.
+pub fn sample(name: &str) -> String {
+    repo(&format!("data/sample/{name}.parquet"))
+}
