@@ -27,7 +27,7 @@ fn histories(n: u32) -> Vec<(Vec<Installment>, Vec<Payment>)> {
             for k in 0..12 {
                 let h = (b.wrapping_mul(2_654_435_761) ^ (k as u32).wrapping_mul(40_503)) % 100;
                 let late = if h < 70 { 0 } else { (h % 40) as i32 };
-                let amount = if h % 17 == 0 { 60.0 } else { 100.0 };
+                let amount = if h.is_multiple_of(17) { 60.0 } else { 100.0 };
                 pays.push(Payment {
                     borrower: b,
                     loan: None,

@@ -194,6 +194,10 @@ pub struct GenerateArgs {
     /// Output directory (schedule, payments, borrowers, contacts and truth .parquet).
     #[arg(long)]
     pub out: PathBuf,
+    /// Append this many defective rows (NaN or negative amounts, dates out of
+    /// range, unknown borrowers, loans or channels) for the contract to reject.
+    #[arg(long, default_value_t = 0)]
+    pub bad_rows: u64,
 }
 
 /// Arguments of `dunning features`.

@@ -53,7 +53,8 @@ fn main() -> ExitCode {
     let bar = !cli.quiet && cli.log_format == LogFormat::Text && std::io::stderr().is_terminal();
     // A panic is a bug: report it as an internal failure (exit 70), not as
     // Rust's default 101, so the scheduler sees the documented code.
-    match std::panic::catch_unwind(|| run(cli.command, bar)) {
+    let quiet = cli.quiet;
+    match std::panic::catch_unwind(|| run(cli.command, bar, quiet)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             log::error!("{e:#}");
@@ -68,27 +69,29 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(command: Command, bar: bool) -> dunning::Result<()> {
+fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
     match command {
         Command::Generate(args) => run_generate(args),
         Command::Features(args) => run_features(args),
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
-        Command::Run(args) => run_nightly(args, bar),
+        Command::Run(args) => run_nightly(args, bar, quiet),
     }
 }
 
 fn run_generate(args: GenerateArgs) -> dunning::Result<()> {
     let mut opts = GenerateOptions::new(args.borrowers, args.seed, args.out);
     opts.end_date = args.end_date;
+    opts.bad_rows = args.bad_rows;
     let s = generate::generate(&opts)?;
     info!(
-        "generated {} borrowers, {} loans, {} installments, {} payments, {} contacts in {}",
+        "generated {} borrowers, {} loans, {} installments, {} payments, {} contacts ({} defective rows) in {}",
         s.borrowers,
         s.loans,
         s.schedule_rows,
         s.payment_rows,
         s.contact_rows,
+        s.bad_rows,
         opts.out_dir.display()
     );
     Ok(())
@@ -260,7 +263,7 @@ fn stages(timings: &[(&str, std::time::Duration)]) -> String {
     parts.join(", ")
 }
 
-fn run_nightly(args: RunArgs, bar: bool) -> dunning::Result<()> {
+fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
     let file = match &args.config {
         Some(path) => RunConfig::load(path)?,
         None => RunConfig::default(),
@@ -301,22 +304,16 @@ fn run_nightly(args: RunArgs, bar: bool) -> dunning::Result<()> {
     };
     let m = run::run_observed(&opts, Some(observer))?;
     if m.rejected > 0 {
-        warn!("{} input rows rejected; see rejects.parquet", m.rejected);
+        warn!(
+            "{} input rows rejected; see {}",
+            m.rejected,
+            opts.out.join(&m.as_of).join(run::REJECTS).display()
+        );
     }
-    info!(
-        "run {} as of {}: {} borrowers scored ({} outside the population) with {} (validation AUC {:.3}, KS {:.3}) and strategy {}",
-        m.run_id,
-        m.as_of,
-        m.scored,
-        m.outside_population,
-        m.model,
-        m.model_validation.get("auc").copied().unwrap_or(f64::NAN),
-        m.model_validation.get("ks").copied().unwrap_or(f64::NAN),
-        m.strategy
-    );
-    for (k, n) in &m.by_bucket_and_treatment {
-        info!("  {k}: {n}");
+    info!("run {} as of {}: done", m.run_id, m.as_of);
+    // The summary is the command's output (stdout); logs stay on stderr.
+    if !quiet {
+        print!("{}", m.summary());
     }
-    info!("wrote {}", m.outputs.join(", "));
     Ok(())
 }

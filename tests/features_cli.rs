@@ -656,6 +656,8 @@ fn sample_data_is_reproducible() {
             "5000",
             "--seed",
             "42",
+            "--bad-rows",
+            "12",
             "--out",
             "regen",
         ]),

@@ -251,7 +251,7 @@ fn rejects_model_whose_features_the_inputs_lack() {
 
 #[test]
 fn committed_default_model_scores_the_sample() {
-    // The README's first command, into a temporary directory.
+    // `dunning score` with the committed model on the sample.
     let w = Workdir::new();
     let model = repo("models/default");
     assert_exit(&score(&w, &model, "scored.parquet", "2"), 0);

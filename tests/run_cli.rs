@@ -43,10 +43,16 @@ fn nightly_run_writes_scores_treatments_and_a_manifest() {
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     let dir = w.path("out/2025-12-31");
     let first = std::fs::read(dir.join("scored.parquet")).unwrap();
-    // A re-run of the same night gives the same bytes, and leaves no lock.
+    // A re-run of the same night gives the same bytes and leaves nothing
+    // but the night's directory and its (unlocked) lock file.
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     assert_eq!(first, std::fs::read(dir.join("scored.parquet")).unwrap());
-    assert!(!dir.join(".dunning.lock").exists());
+    let mut top: Vec<String> = std::fs::read_dir(w.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    top.sort();
+    assert_eq!(top, [".2025-12-31.lock", "2025-12-31"]);
 
     let t = read_parquet(&dir.join("scored.parquet"));
     let ids = t
@@ -115,21 +121,27 @@ fn nightly_run_writes_scores_treatments_and_a_manifest() {
 fn a_second_run_on_the_same_directory_refuses() {
     let w = Workdir::new();
     let dir = w.path("out/2025-12-31");
-    std::fs::create_dir_all(&dir).unwrap();
-    // A lock held by a live process (this test).
-    std::fs::write(
-        dir.join(".dunning.lock"),
-        format!("{}\n", std::process::id()),
-    )
-    .unwrap();
+    std::fs::create_dir_all(w.path("out")).unwrap();
+    // The lock a running night holds: an OS lock on out/.AS_OF.lock, here
+    // taken by this test process.
+    let lock_path = w.path("out/.2025-12-31.lock");
+    std::fs::write(&lock_path, format!("{}\n", std::process::id())).unwrap();
+    let held = std::fs::File::open(&lock_path).unwrap();
+    held.try_lock().unwrap();
     let o = nightly(&w, &repo("strategies/default.toml"), "out");
     assert_exit(&o, 75);
-    assert!(stderr(&o).contains("another dunning run"), "{}", stderr(&o));
-    assert!(!dir.join("scored.parquet").exists());
-    // A stale lock (no such process) is taken over.
-    std::fs::write(dir.join(".dunning.lock"), "4000000000\n").unwrap();
+    let err = stderr(&o);
+    assert!(err.contains("another dunning run"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!dir.exists(), "the refused run wrote nothing");
+    // Once the holder is gone (as when a run crashes: the OS drops its lock),
+    // the lock file left behind does not block the next run.
+    drop(held);
     assert_exit(&nightly(&w, &repo("strategies/default.toml"), "out"), 0);
-    assert!(dir.join("scored.parquet").exists() && !dir.join(".dunning.lock").exists());
+    assert!(dir.join("scored.parquet").exists());
 }
 
 #[test]
@@ -183,16 +195,36 @@ fn config_file_with_flags_winning() {
     assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
 }
 
+/// Every file of a directory with its bytes, by name.
+fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
-fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
+fn a_failure_at_any_write_leaves_the_previous_night_intact() {
     let w = Workdir::new();
     let strategy = repo("strategies/default.toml");
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     let dir = w.path("out/2025-12-31");
-    let before = std::fs::read(dir.join("scored.parquet")).unwrap();
-    let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+    let before = snapshot(&dir);
+    let names: Vec<&str> = before.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["manifest.json", "rejects.parquet", "scored.parquet"],
+        "the sample has rejected rows, so the night has all three files"
+    );
     // Tonight's re-run uses another strategy version (so it would write other
-    // bytes) and fails just before renaming scored.parquet into place.
+    // bytes) and fails just before each file's rename, or just before the
+    // night's directory is published.
     let text = std::fs::read_to_string(&strategy).unwrap().replacen(
         "version = \"default-1\"",
         "version = \"default-2\"",
@@ -206,51 +238,75 @@ fn a_failure_before_the_rename_leaves_the_previous_night_intact() {
         sample("contacts"),
     );
     let model = repo("models/default");
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
-        .args([
-            "run",
-            "--model",
-            &model,
-            "--strategy",
-            "s2.toml",
-            "--schedule",
-            &s,
-            "--payments",
-            &p,
-            "--borrowers",
-            &b,
-            "--contacts",
-            &c,
-            "--as-of",
-            "2025-12-31",
-            "--out",
-            "out",
-        ])
-        .current_dir(w.root())
-        .env(dunning::output::FAIL_BEFORE_RENAME, "scored.parquet")
-        .output()
-        .unwrap();
-    assert_exit(&o, 74);
-    assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
-    assert_eq!(
-        std::fs::read(dir.join("scored.parquet")).unwrap(),
-        before,
-        "previous night's scores intact"
-    );
-    assert_eq!(
-        std::fs::read(dir.join("manifest.json")).unwrap(),
-        manifest,
-        "previous manifest intact"
-    );
-    let leftovers: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temporary or lock files left: {leftovers:?}"
-    );
+    for target in [
+        "scored.parquet",
+        "rejects.parquet",
+        "manifest.json",
+        "2025-12-31",
+    ] {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
+            .args([
+                "run",
+                "--model",
+                &model,
+                "--strategy",
+                "s2.toml",
+                "--schedule",
+                &s,
+                "--payments",
+                &p,
+                "--borrowers",
+                &b,
+                "--contacts",
+                &c,
+                "--as-of",
+                "2025-12-31",
+                "--out",
+                "out",
+            ])
+            .current_dir(w.root())
+            .env(dunning::output::FAIL_BEFORE_RENAME, target)
+            .output()
+            .unwrap();
+        assert_exit(&o, 74);
+        assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
+        assert!(snapshot(&dir) == before, "{target}: previous night changed");
+        let mut top: Vec<String> = std::fs::read_dir(w.path("out"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        top.sort();
+        assert_eq!(
+            top,
+            [".2025-12-31.lock", "2025-12-31"],
+            "{target}: staging files left"
+        );
+    }
+    // Without the injected failure the new night replaces the old as a whole.
+    let o = w.run(&[
+        "run",
+        "--model",
+        &model,
+        "--strategy",
+        "s2.toml",
+        "--schedule",
+        &s,
+        "--payments",
+        &p,
+        "--borrowers",
+        &b,
+        "--contacts",
+        &c,
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        "out",
+    ]);
+    assert_exit(&o, 0);
+    let after = snapshot(&dir);
+    assert_eq!(after.len(), 3);
+    assert_ne!(after["scored.parquet"], before["scored.parquet"]);
+    assert_eq!(after["rejects.parquet"], before["rejects.parquet"]);
 }
 
 #[test]
@@ -280,4 +336,155 @@ fn json_logs_for_schedulers() {
         err.contains("\"msg\":\"write: done in"),
         "every stage is reported: {err}"
     );
+}
+
+/// The README's two set-up commands: the first fenced block after the intro.
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a sh block near the top of README.md");
+    block.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn the_readme_main_job_writes_all_three_files_and_accounts_for_every_row() {
+    let cmds = readme_commands();
+    assert_eq!(cmds.len(), 2, "exactly two set-up commands: {cmds:?}");
+    assert_eq!(cmds[1], "cargo test");
+    let args: Vec<&str> = cmds[0]
+        .strip_prefix("cargo run --release -- ")
+        .expect("the first command runs the binary")
+        .split_whitespace()
+        .collect();
+    assert_eq!(args[0], "run");
+    // Run it as written, from a copy of the paths it names (relative to the
+    // repository root), in a scratch directory.
+    let w = Workdir::new();
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| {
+            if a.starts_with("data/") || a.starts_with("models/") || a.starts_with("strategies/") {
+                repo(a)
+            } else {
+                a.to_string()
+            }
+        })
+        .collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = w.run(&refs);
+    assert_exit(&o, 0);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    for part in [
+        "validation AUC",
+        "dpd bucket",
+        "escalated",
+        "out/2025-12-31/scored.parquet",
+    ] {
+        assert!(out.contains(part), "summary lacks {part:?}:\n{out}");
+    }
+    let dir = w.path("out/2025-12-31");
+    let files = snapshot(&dir);
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        ["manifest.json", "rejects.parquet", "scored.parquet"]
+    );
+
+    // Every input row is used, rejected (with its reason) or unmatched.
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let mut rejected = 0;
+    for i in m["inputs"].as_array().unwrap() {
+        let n = |k: &str| i[k].as_u64().unwrap();
+        assert_eq!(n("rows"), n("used") + n("rejected") + n("unmatched"), "{i}");
+        rejected += n("rejected");
+    }
+    assert_eq!(rejected, m["rejected"].as_u64().unwrap());
+    let rj = read_parquet(&dir.join("rejects.parquet"));
+    assert_eq!(rj.num_rows() as u64, rejected);
+    // The sample's defects (data/README.md): 11 rejected, 1 unmatched.
+    let count = |table: &str, key: &str| {
+        m["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["table"] == table)
+            .unwrap()[key]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(
+        ["schedule", "payments", "contacts", "borrowers"].map(|t| count(t, "rejected")),
+        [3, 4, 4, 0]
+    );
+    assert_eq!(count("borrowers", "unmatched"), 1);
+    let reasons = rj.column_by_name("reason").unwrap().as_string::<i32>();
+    let reasons: Vec<&str> = (0..rj.num_rows()).map(|k| reasons.value(k)).collect();
+    for expected in [
+        "amount_due is not a finite number",
+        "amount_due is negative",
+        "due_date out of range",
+        "amount is not a finite number",
+        "borrower_id has no valid installment",
+        "loan_id is not a loan of this borrower",
+        "paid_date out of range",
+        "channel is not one of",
+        "outcome is not one of",
+        "promise_amount is negative",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(expected)),
+            "no reject says {expected:?}: {reasons:?}"
+        );
+    }
+    // The population is accounted for too: every borrower with a valid
+    // schedule is scored or outside the population.
+    let scored = read_parquet(&dir.join("scored.parquet"));
+    assert_eq!(scored.num_rows() as u64, m["scored"].as_u64().unwrap());
+    assert_eq!(
+        m["scored"].as_u64().unwrap() + m["outside_population"].as_u64().unwrap(),
+        5000
+    );
+}
+
+#[test]
+fn band_counts_follow_the_strategy_s_own_cut_offs() {
+    let w = Workdir::new();
+    let cutoffs = [0.95, 0.85, 0.7, 0.5];
+    let text = std::fs::read_to_string(repo("strategies/default.toml"))
+        .unwrap()
+        .replacen(
+            "# band_cutoffs = [0.9, 0.75, 0.5, 0.25]",
+            "band_cutoffs = [0.95, 0.85, 0.7, 0.5]",
+            1,
+        );
+    std::fs::write(w.path("cut.toml"), text).unwrap();
+    assert_exit(&nightly(&w, "cut.toml", "out"), 0);
+    let dir = w.path("out/2025-12-31");
+    let t = read_parquet(&dir.join("scored.parquet"));
+    let p = t
+        .column_by_name("p_repay")
+        .unwrap()
+        .as_primitive::<arrow::datatypes::Float64Type>();
+    let mut expected = std::collections::BTreeMap::<String, u64>::new();
+    for &v in p.values() {
+        let band = cutoffs.iter().position(|&c| v >= c).unwrap_or(4);
+        *expected
+            .entry(["A", "B", "C", "D", "E"][band].into())
+            .or_default() += 1;
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let got: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(m["by_band"].clone()).unwrap();
+    assert_eq!(got, expected);
+    // And they differ from the model's bands, so the test can tell the two apart.
+    let model_bands = t.column_by_name("risk_band").unwrap().as_string::<i32>();
+    let mut by_model = std::collections::BTreeMap::<String, u64>::new();
+    for k in 0..t.num_rows() {
+        *by_model.entry(model_bands.value(k).into()).or_default() += 1;
+    }
+    assert_ne!(got, by_model);
 }

@@ -21,6 +21,7 @@
 
 mod calendar;
 mod columns;
+pub mod defects;
 mod model;
 mod rng;
 mod simulate;
@@ -38,6 +39,9 @@ use simulate::Scratch;
 
 /// The largest number of borrowers `generate` accepts.
 pub const MAX_BORROWERS: u64 = 50_000_000;
+
+/// The largest number of defective rows `generate` appends.
+pub const MAX_BAD_ROWS: u64 = 1_000_000;
 
 /// Borrowers per chunk: the unit of parallel work and one `RecordBatch` per
 /// file. About 100k schedule rows per chunk: large enough to amortise the
@@ -72,6 +76,9 @@ pub struct GenerateOptions {
     pub end_date: Day,
     /// Directory the five Parquet files are written into (created if missing).
     pub out_dir: PathBuf,
+    /// Defective rows appended after the clean ones (see [`defects`]); 0 for a
+    /// clean ledger. At most [`MAX_BAD_ROWS`].
+    pub bad_rows: u64,
 }
 
 impl GenerateOptions {
@@ -82,6 +89,7 @@ impl GenerateOptions {
             seed,
             end_date: dates::ymd(2025, 12, 31),
             out_dir,
+            bad_rows: 0,
         }
     }
 }
@@ -99,6 +107,8 @@ pub struct GenerateSummary {
     pub payment_rows: u64,
     /// Rows of contacts.parquet.
     pub contact_rows: u64,
+    /// Defective rows appended (included in the row counts above).
+    pub bad_rows: u64,
     /// The files written: schedule, payments, borrowers, contacts, truth.
     pub files: Vec<PathBuf>,
 }
@@ -108,6 +118,12 @@ fn check(opts: &GenerateOptions) -> Result<Horizon> {
         return Err(GenerateError::InvalidOptions(format!(
             "borrowers: expected 1 to {MAX_BORROWERS}, got {}",
             opts.borrowers
+        )));
+    }
+    if opts.bad_rows > MAX_BAD_ROWS {
+        return Err(GenerateError::InvalidOptions(format!(
+            "bad_rows: expected 0 to {MAX_BAD_ROWS}, got {}",
+            opts.bad_rows
         )));
     }
     let (lo, hi) = (dates::ymd(2000, 1, 1), dates::ymd(2100, 12, 31));
@@ -167,6 +183,15 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
             table.push(batch);
         }
     }
+    if opts.bad_rows > 0 {
+        let plan = defects::plan(n, opts.seed, opts.bad_rows);
+        for (table, batch) in tables
+            .iter_mut()
+            .zip(defects::batches(&plan, opts.end_date))
+        {
+            table.push(batch);
+        }
+    }
     let rows = |t: &[RecordBatch]| t.iter().map(|b| b.num_rows() as u64).sum();
     let [schedule_rows, payment_rows, _, contact_rows, _] = tables.each_ref().map(|t| rows(t));
 
@@ -189,6 +214,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         schedule_rows,
         payment_rows,
         contact_rows,
+        bad_rows: opts.bad_rows,
         files,
     })
 }

@@ -2,13 +2,17 @@
 //! strategy, and write `scored.parquet`, `rejects.parquet` (when rows were
 //! rejected) and `manifest.json` into `OUT/AS_OF/`.
 //!
+//! The three files are written into a staging directory and published
+//! together (see [`output::dir`]): a reader of `OUT/AS_OF/` sees the previous
+//! night's complete set or this run's, never a mixture, and a failed run
+//! leaves the previous set as it was. An OS lock on `OUT/.AS_OF.lock` makes a
+//! second concurrent run of the same night refuse.
+//!
 //! The run id is a hash of the inputs, model, strategy and as-of date, not of
 //! the clock, so re-running a night gives byte-identical `scored.parquet`;
-//! timings go only to the manifest. A lock file in the output directory makes
-//! a second concurrent run on it refuse.
+//! timings go only to the manifest.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -147,10 +151,14 @@ pub struct InputEntry {
     pub path: String,
     /// Size in bytes.
     pub size: u64,
-    /// Rows in the file.
+    /// Rows in the file: `rows = used + rejected + unmatched`.
     pub rows: u64,
-    /// Rows rejected.
+    /// Rows that entered the computation.
+    pub used: u64,
+    /// Rows rejected (in rejects.parquet, with the reason).
     pub rejected: u64,
+    /// Valid rows that matched nothing (borrowers rows without a schedule).
+    pub unmatched: u64,
     /// sha256 of the file.
     pub sha256: String,
 }
@@ -184,12 +192,15 @@ pub struct Manifest {
     pub rejected: u64,
     /// Counts by DPD bucket.
     pub by_dpd_bucket: BTreeMap<String, u64>,
-    /// Counts by risk band.
+    /// Counts by the risk band the strategy used: the model's band, or the
+    /// strategy's own band when it cuts p_repay itself (`band_cutoffs`).
     pub by_band: BTreeMap<String, u64>,
     /// Counts by treatment.
     pub by_treatment: BTreeMap<String, u64>,
     /// Counts by strategy bucket and treatment ("bucket/treatment").
     pub by_bucket_and_treatment: BTreeMap<String, u64>,
+    /// The strategy's DPD buckets, in order (the rows of [`Manifest::summary`]).
+    pub buckets: Vec<String>,
     /// The model's validation AUC and KS.
     pub model_validation: BTreeMap<String, f64>,
     /// Files written.
@@ -198,66 +209,75 @@ pub struct Manifest {
     pub status: String,
 }
 
-/// A lock file held for the duration of a run; removed on drop.
-struct Lock {
-    path: PathBuf,
-}
-
-impl Lock {
-    fn acquire(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|source| {
-            Error::Output(output::OutputError::Io {
-                path: dir.to_path_buf(),
-                action: "creating the output directory",
-                source,
-            })
-        })?;
-        let path = dir.join(".dunning.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(Self { path });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    // A lock whose process is gone is stale (a crashed run).
-                    let pid = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|t| t.trim().parse::<u32>().ok());
-                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
-                    if alive {
-                        return Err(Error::Busy(format!(
-                            "{}: another dunning run (pid {}) is writing this output directory",
-                            dir.display(),
-                            pid.unwrap_or(0)
-                        )));
-                    }
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(source) => {
-                    return Err(Error::Output(output::OutputError::Io {
-                        path,
-                        action: "creating the lock file",
-                        source,
-                    }))
-                }
+impl Manifest {
+    /// A summary for people: the run, the model's validation metrics,
+    /// borrowers by DPD bucket x treatment, and where the outputs are.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        const TREATMENTS: [&str; 3] = ["soft", "standard", "escalated"];
+        let metric = |k: &str| self.model_validation.get(k).copied().unwrap_or(f64::NAN);
+        let mut out = String::new();
+        let _ = writeln!(out, "dunning run {} as of {}", self.run_id, self.as_of);
+        let _ = writeln!(
+            out,
+            "model {} (validation AUC {:.3}, KS {:.3}); strategy {}",
+            self.model,
+            metric("auc"),
+            metric("ks"),
+            self.strategy
+        );
+        let _ = writeln!(
+            out,
+            "{} borrowers scored, {} outside the population, {} input rows rejected\n",
+            self.scored, self.outside_population, self.rejected
+        );
+        let _ = writeln!(
+            out,
+            "{:<12}{:>11}{:>11}{:>11}{:>11}",
+            "dpd bucket", "soft", "standard", "escalated", "total"
+        );
+        let mut totals = [0u64; 4];
+        for bucket in &self.buckets {
+            let counts = TREATMENTS.map(|t| {
+                self.by_bucket_and_treatment
+                    .get(&format!("{bucket}/{t}"))
+                    .copied()
+                    .unwrap_or(0)
+            });
+            let row = [counts[0], counts[1], counts[2], counts.iter().sum()];
+            for (t, v) in totals.iter_mut().zip(row) {
+                *t += v;
             }
+            let _ = writeln!(
+                out,
+                "{bucket:<12}{:>11}{:>11}{:>11}{:>11}",
+                row[0], row[1], row[2], row[3]
+            );
         }
-        Err(Error::Usage(format!(
-            "{}: cannot take the run lock",
-            dir.display()
-        )))
+        let _ = writeln!(
+            out,
+            "{:<12}{:>11}{:>11}{:>11}{:>11}\n",
+            "total", totals[0], totals[1], totals[2], totals[3]
+        );
+        let _ = writeln!(out, "outputs:");
+        for o in &self.outputs {
+            let _ = writeln!(out, "  {o}");
+        }
+        out
     }
 }
 
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+/// Takes the run lock on a night's output directory.
+fn lock(out_dir: &Path) -> Result<output::dir::DirLock> {
+    output::dir::DirLock::acquire(out_dir).map_err(|e| match e {
+        output::dir::LockError::Busy { path, pid } => Error::Busy(format!(
+            "{}: another dunning run{} is writing this output directory (lock {})",
+            out_dir.display(),
+            pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+            path.display()
+        )),
+        output::dir::LockError::Io(e) => Error::Output(e),
+    })
 }
 
 fn sha256_file(path: &Path) -> Result<(u64, String)> {
@@ -269,6 +289,13 @@ fn sha256_file(path: &Path) -> Result<(u64, String)> {
     })?;
     Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
 }
+
+/// The scored rows, in `OUT/AS_OF/`.
+pub const SCORED: &str = "scored.parquet";
+/// The rejected input rows, when there are any.
+pub const REJECTS: &str = "rejects.parquet";
+/// What the run read, decided and wrote.
+pub const MANIFEST: &str = "manifest.json";
 
 /// The stages of a nightly run, in order (for progress displays).
 pub const STAGES: [&str; 5] = [
@@ -300,7 +327,7 @@ pub fn run_observed(
     let strategy = Strategy::parse(&opts.strategy, &strategy_text)?;
     let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
     let out_dir = opts.out.join(dates::format(opts.as_of));
-    let _lock = Lock::acquire(&out_dir)?;
+    let _lock = lock(&out_dir)?;
 
     let s = load_and_score(
         &opts.model,
@@ -347,7 +374,9 @@ pub fn run_observed(
             path: path.display().to_string(),
             size,
             rows: report.map_or(0, |r| r.rows_read),
+            used: report.map_or(0, |r| r.rows_used),
             rejected: report.map_or(0, |r| r.rows_rejected),
+            unmatched: report.map_or(0, |r| r.rows_unmatched),
             sha256: sha,
         });
     }
@@ -367,6 +396,7 @@ pub fn run_observed(
     let mut decisions = Vec::with_capacity(s.rows.len());
     let mut arms = Vec::with_capacity(s.rows.len());
     let mut priority = Vec::with_capacity(s.rows.len());
+    let mut bands = Vec::with_capacity(s.rows.len());
     for r in &s.rows {
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
@@ -401,6 +431,7 @@ pub fn run_observed(
             arm: a,
         };
         decisions.push(decide(&strategy, &state));
+        bands.push(state.band);
         arms.push(a);
         priority.push(values[overdue_col] * (1.0 - r.p_repay));
     }
@@ -418,9 +449,20 @@ pub fn run_observed(
         &arms,
         &run_id,
     );
-    let scored_path = out_dir.join("scored.parquet");
-    let rejects = crate::jobs::write_rejects(&scored_path, &s.ledger.rejects)?;
-    output::write_parquet(&scored_path, batch.schema(), std::slice::from_ref(&batch))?;
+    let stage = output::dir::StagedDir::create(&out_dir)?;
+    output::write_parquet(
+        &stage.path().join(SCORED),
+        batch.schema(),
+        std::slice::from_ref(&batch),
+    )?;
+    let rejected = !s.ledger.rejects.is_empty();
+    if rejected {
+        output::write_parquet(
+            &stage.path().join(REJECTS),
+            tables::rejects_schema(),
+            &[tables::rejects_table(&s.ledger.rejects)],
+        )?;
+    }
     clock.lap("write");
 
     let mut m = Manifest {
@@ -444,27 +486,25 @@ pub fn run_observed(
         by_band: BTreeMap::new(),
         by_treatment: BTreeMap::new(),
         by_bucket_and_treatment: BTreeMap::new(),
+        buckets: strategy.buckets.iter().map(|b| b.name.clone()).collect(),
         model_validation: [
             ("auc".to_string(), s.model.validation.auc),
             ("ks".to_string(), s.model.validation.ks),
         ]
         .into(),
-        outputs: std::iter::once(scored_path.display().to_string())
-            .chain(rejects.map(|p| p.display().to_string()))
-            .chain(std::iter::once(
-                out_dir.join("manifest.json").display().to_string(),
-            ))
+        outputs: [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
+            .into_iter()
+            .flatten()
+            .map(|f| out_dir.join(f).display().to_string())
             .collect(),
         status: "ok".into(),
     };
-    for (r, d) in s.rows.iter().zip(&decisions) {
+    for ((r, d), &band) in s.rows.iter().zip(&decisions).zip(&bands) {
         let dpd = fs.values[r.row * width + dpd_col];
         *m.by_dpd_bucket
             .entry(scoring::dpd_bucket(dpd).into())
             .or_default() += 1;
-        *m.by_band
-            .entry(s.model.bands[r.band].band.clone())
-            .or_default() += 1;
+        *m.by_band.entry(strategy.bands[band].clone()).or_default() += 1;
         *m.by_treatment
             .entry(d.treatment.as_str().into())
             .or_default() += 1;
@@ -473,6 +513,7 @@ pub fn run_observed(
             .entry(format!("{bucket}/{}", d.treatment.as_str()))
             .or_default() += 1;
     }
-    output::write_json(&out_dir.join("manifest.json"), &m)?;
+    output::write_json(&stage.path().join(MANIFEST), &m)?;
+    stage.publish()?;
     Ok(m)
 }

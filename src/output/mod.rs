@@ -6,6 +6,7 @@
 //! a file. This module does not decide *what* to write; callers build the
 //! Arrow batches and JSON values.
 
+pub mod dir;
 pub mod tables;
 
 use std::fs::File;
