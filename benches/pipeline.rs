@@ -85,7 +85,7 @@ fn main() {
             files.push((p, &contract::CONTACTS));
         }
         for (path, spec) in files {
-            std::hint::black_box(read::read_table(path, spec).expect("read"));
+            std::hint::black_box(read::read_table(path, spec, None).expect("read"));
         }
     });
     let load = time(&mut || {

@@ -35,6 +35,8 @@ pub enum Command {
     Score(ScoreArgs),
     /// The nightly job: features, scores and treatments into OUT/AS_OF/.
     Run(RunArgs),
+    /// Merge the partitions of a night (run with --partition) into OUT/AS_OF/.
+    Combine(CombineArgs),
 }
 
 /// Arguments of `dunning run`: each may instead come from `--config`.
@@ -73,6 +75,32 @@ pub struct RunArgs {
     /// Output root: files go to OUT/AS_OF/.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Split the borrowers into N hash partitions, scored one after another
+    /// (memory follows a partition, not the whole ledger); the output is
+    /// identical to an unpartitioned run's.
+    #[arg(long)]
+    pub partitions: Option<u32>,
+    /// Score only partition I of --partitions N, into OUT/AS_OF.part-I-of-N/
+    /// (one machine's share); `dunning combine` merges the partitions.
+    #[arg(long)]
+    pub partition: Option<u32>,
+}
+
+/// Arguments of `dunning combine`.
+#[derive(Debug, Args)]
+pub struct CombineArgs {
+    /// The strategy file the partitions were run with.
+    #[arg(long)]
+    pub strategy: PathBuf,
+    /// The output root the partitions were written to (OUT/AS_OF.part-I-of-N/).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The as-of date (YYYY-MM-DD).
+    #[arg(long = "as-of", value_parser = parse_day)]
+    pub as_of: Day,
+    /// The number of partitions.
+    #[arg(long)]
+    pub partitions: u32,
 }
 
 /// Log line format.

@@ -71,6 +71,9 @@ pub enum Error {
     /// Another run is writing the same output directory.
     #[error("{0}")]
     Busy(String),
+    /// A bug: an invariant of dunning's own data did not hold.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -81,6 +84,7 @@ impl Error {
             Error::Features(FeatureError::NonFinite { .. }) => ErrorKind::Internal,
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
             Error::Busy(_) => ErrorKind::Busy,
+            Error::Internal(_) => ErrorKind::Internal,
             Error::Config(_) => ErrorKind::BadConfig,
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,

@@ -11,7 +11,8 @@ use clap::Parser;
 use log::{info, warn};
 
 use cli::{
-    Binning, Cli, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs, ScoreArgs, TrainArgs,
+    Binning, Cli, CombineArgs, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs, ScoreArgs,
+    TrainArgs,
 };
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
@@ -76,6 +77,7 @@ fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
         Command::Train(args) => run_train(args),
         Command::Score(args) => run_score(args),
         Command::Run(args) => run_nightly(args, bar, quiet),
+        Command::Combine(args) => run_combine(args, quiet),
     }
 }
 
@@ -114,6 +116,7 @@ fn run_features(args: FeaturesArgs) -> dunning::Result<()> {
         load: LoadOptions {
             attributes: args.attributes,
             strict: args.strict,
+            partition: None,
         },
         data_end: args.data_end,
         out: args.out,
@@ -170,6 +173,7 @@ fn run_train(args: TrainArgs) -> dunning::Result<()> {
             load: LoadOptions {
                 attributes: args.attributes,
                 strict: false,
+                partition: None,
             },
             data_end: None,
         },
@@ -279,10 +283,18 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
         out: args.out,
         tolerance: args.tolerance,
         strict: args.strict.then_some(true),
+        partitions: args.partitions,
+        partition: args.partition,
     };
     let opts = flags.merge(file)?;
     let observer: dunning::jobs::Observer = if bar {
-        let pb = indicatif::ProgressBar::new(run::STAGES.len() as u64);
+        // Each partition goes through every stage, then the merge writes.
+        let stages = run::STAGES.len() as u64;
+        let total = match (opts.partitions, opts.partition) {
+            (n, None) if n > 1 => stages * u64::from(n) + 1,
+            _ => stages,
+        };
+        let pb = indicatif::ProgressBar::new(total);
         pb.set_style(
             indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
@@ -295,8 +307,9 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
                 .position(|s| *s == stage)
                 .and_then(|i| run::STAGES.get(i + 1));
             match next {
+                _ if pb.position() >= total => pb.finish_and_clear(),
                 Some(n) => pb.set_message(*n),
-                None => pb.finish_and_clear(),
+                None => pb.set_message(run::STAGES[0]),
             }
         })
     } else {
@@ -304,14 +317,36 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
     };
     let m = run::run_observed(&opts, Some(observer))?;
     if m.rejected > 0 {
+        let dir = match m.partition {
+            Some(p) => run::partition_dir(&opts.out, opts.as_of, p),
+            None => opts.out.join(&m.as_of),
+        };
         warn!(
             "{} input rows rejected; see {}",
             m.rejected,
-            opts.out.join(&m.as_of).join(run::REJECTS).display()
+            dir.join(run::REJECTS).display()
         );
     }
     info!("run {} as of {}: done", m.run_id, m.as_of);
     // The summary is the command's output (stdout); logs stay on stderr.
+    if !quiet {
+        print!("{}", m.summary());
+    }
+    Ok(())
+}
+
+fn run_combine(args: CombineArgs, quiet: bool) -> dunning::Result<()> {
+    let opts = run::CombineOptions {
+        strategy: args.strategy,
+        out: args.out,
+        as_of: args.as_of,
+        partitions: args.partitions,
+    };
+    let m = run::combine(&opts)?;
+    info!(
+        "run {} as of {}: {} partitions combined",
+        m.run_id, m.as_of, opts.partitions
+    );
     if !quiet {
         print!("{}", m.summary());
     }

@@ -488,3 +488,143 @@ fn band_counts_follow_the_strategy_s_own_cut_offs() {
     }
     assert_ne!(got, by_model);
 }
+
+/// The nightly run's arguments on the sample, with `extra` appended.
+fn nightly_args(strategy: &str, out: &str, extra: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "run",
+        "--model",
+        &repo("models/default"),
+        "--strategy",
+        strategy,
+        "--schedule",
+        &sample("schedule"),
+        "--payments",
+        &sample("payments"),
+        "--borrowers",
+        &sample("borrowers"),
+        "--contacts",
+        &sample("contacts"),
+        "--as-of",
+        "2025-12-31",
+        "--out",
+        out,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.extend(extra.iter().map(|s| s.to_string()));
+    v
+}
+
+fn run_args(w: &Workdir, args: &[String]) -> std::process::Output {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    w.run(&refs)
+}
+
+/// manifest.json without what legitimately differs between runs.
+fn manifest_facts(dir: &std::path::Path) -> serde_json::Value {
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let o = m.as_object_mut().unwrap();
+    o.remove("stage_seconds");
+    o.remove("outputs");
+    m
+}
+
+#[test]
+fn partitioned_runs_give_exactly_the_single_run() {
+    let w = Workdir::new();
+    // A strategy whose capacity binds and with a challenger arm, so the
+    // merge must apply capacity over the whole night, not per partition.
+    let text = std::fs::read_to_string(repo("strategies/default.toml"))
+        .unwrap()
+        .replacen(
+            "# [capacity]\n# escalated = 500\n# standard = 20000",
+            "[capacity]\nescalated = 100\nstandard = 150",
+            1,
+        );
+    assert!(text.contains("escalated = 100"));
+    std::fs::write(w.path("cap.toml"), text).unwrap();
+
+    assert_exit(&run_args(&w, &nightly_args("cap.toml", "single", &[])), 0);
+    let single = snapshot(&w.path("single/2025-12-31"));
+    let facts = manifest_facts(&w.path("single/2025-12-31"));
+    assert!(
+        facts["by_treatment"]["escalated"].as_u64().unwrap() == 100,
+        "capacity binds: {}",
+        facts["by_treatment"]
+    );
+
+    // One process, four partitions in turn.
+    assert_exit(
+        &run_args(&w, &nightly_args("cap.toml", "seq", &["--partitions", "4"])),
+        0,
+    );
+    // Four separate runs (as on four machines), then combined.
+    for i in 0..4 {
+        let i = i.to_string();
+        let o = run_args(
+            &w,
+            &nightly_args(
+                "cap.toml",
+                "multi",
+                &["--partitions", "4", "--partition", &i],
+            ),
+        );
+        assert_exit(&o, 0);
+        let part = manifest_facts(&w.path(&format!("multi/2025-12-31.part-{i}-of-4")));
+        assert_eq!(part["capacity_applied"], false);
+        for input in part["inputs"].as_array().unwrap() {
+            let n = |k: &str| input[k].as_u64().unwrap();
+            assert_eq!(
+                n("rows"),
+                n("used") + n("rejected") + n("unmatched") + n("other_partitions")
+            );
+        }
+    }
+    // Before all partitions are there, combine refuses.
+    let combine = |strategy: &str| {
+        w.run(&[
+            "combine",
+            "--strategy",
+            strategy,
+            "--out",
+            "multi",
+            "--as-of",
+            "2025-12-31",
+            "--partitions",
+            "4",
+        ])
+    };
+    std::fs::rename(
+        w.path("multi/2025-12-31.part-3-of-4"),
+        w.path("multi/held-back"),
+    )
+    .unwrap();
+    let o = combine("cap.toml");
+    assert_exit(&o, 64);
+    assert!(stderr(&o).contains("part-3-of-4"), "{}", stderr(&o));
+    std::fs::rename(
+        w.path("multi/held-back"),
+        w.path("multi/2025-12-31.part-3-of-4"),
+    )
+    .unwrap();
+    // With another strategy file, it refuses too.
+    let o = combine(&repo("strategies/default.toml"));
+    assert_exit(&o, 78);
+    assert!(!w.path("multi/2025-12-31").exists());
+    assert_exit(&combine("cap.toml"), 0);
+
+    for root in ["seq", "multi"] {
+        let dir = w.path(&format!("{root}/2025-12-31"));
+        let got = snapshot(&dir);
+        for f in ["scored.parquet", "rejects.parquet"] {
+            assert!(
+                got[f] == single[f],
+                "{root}/{f} differs from the single run's"
+            );
+        }
+        assert_eq!(manifest_facts(&dir), facts, "{root} manifest");
+    }
+}

@@ -1,6 +1,7 @@
 //! Property tests of the nightly run on generated ledgers: every borrower in
 //! the population once, one of the three treatments, no disputed borrower
-//! contactable, and no call allowed beyond the rule pack's limits.
+//! contactable, and no call allowed beyond the rule pack's limits; and any
+//! number of borrower partitions gives the bytes of the unpartitioned run.
 
 use std::collections::HashSet;
 
@@ -40,6 +41,8 @@ proptest! {
             out: dir.path().join("out"),
             tolerance: 0.01,
             strict: false,
+            partitions: 1,
+            partition: None,
         }).unwrap();
         let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
         let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
@@ -66,5 +69,38 @@ proptest! {
                 prop_assert!(!allowed.value(k), "a call beyond the {} limits is allowed", pack);
             }
         }
+    }
+
+    #[test]
+    fn partitions_change_no_byte(seed in any::<u64>(), partitions in 2u32..7, capacity in 0u64..80) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut g = GenerateOptions::new(300, seed, dir.path().join("in"));
+        g.bad_rows = 24;
+        generate(&g).unwrap();
+        let root = env!("CARGO_MANIFEST_DIR");
+        let strategy = std::fs::read_to_string(format!("{root}/strategies/default.toml")).unwrap()
+            .replacen("# [capacity]\n# escalated = 500", &format!("[capacity]\nescalated = {capacity}"), 1);
+        std::fs::write(dir.path().join("s.toml"), strategy).unwrap();
+        let opts = |out: &str, partitions: u32| RunOptions {
+            model: format!("{root}/models/default").into(),
+            strategy: dir.path().join("s.toml"),
+            inputs: InputPaths::in_dir(&dir.path().join("in")),
+            as_of: ymd(2025, 12, 31),
+            out: dir.path().join(out),
+            tolerance: 0.01,
+            strict: false,
+            partitions,
+            partition: None,
+        };
+        let one = run(&opts("one", 1)).unwrap();
+        let many = run(&opts("many", partitions)).unwrap();
+        prop_assert_eq!(one.rejected, 22);
+        for f in ["scored.parquet", "rejects.parquet"] {
+            let a = std::fs::read(dir.path().join("one/2025-12-31").join(f)).unwrap();
+            let b = std::fs::read(dir.path().join("many/2025-12-31").join(f)).unwrap();
+            prop_assert!(a == b, "{} differs with {} partitions", f, partitions);
+        }
+        prop_assert_eq!(one.by_treatment, many.by_treatment);
+        prop_assert_eq!(one.by_bucket_and_treatment, many.by_bucket_and_treatment);
     }
 }

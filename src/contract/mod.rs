@@ -383,7 +383,36 @@ pub const MIN_DAY: Day = -25_567;
 /// Latest accepted date (2200-12-31).
 pub const MAX_DAY: Day = 84_370;
 
-/// Row counts of one input table: `rows_read = rows_used + rows_rejected + rows_unmatched`.
+/// One of `count` hash partitions of the borrowers (`--partitions`,
+/// `--partition`). Every row of every table belongs to the partition of its
+/// borrower_id, so each partition holds whole borrowers and the partitions
+/// together hold every row exactly once. The hash is of the canonical id
+/// (integers of any width as i64; strings as UTF-8 bytes) and is the same on
+/// every machine and release, so partitions can run on different machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Partition {
+    /// This partition, `0..count`.
+    pub index: u32,
+    /// The number of partitions, at least 1.
+    pub count: u32,
+}
+
+impl Partition {
+    /// The partition of an integer borrower id.
+    pub fn of_int(id: i64, count: u32) -> u32 {
+        (crate::hash::splitmix64(id as u64) % u64::from(count)) as u32
+    }
+    /// The partition of a string borrower id.
+    pub fn of_str(id: &str, count: u32) -> u32 {
+        (crate::hash::splitmix64(crate::hash::fnv1a64(id.bytes())) % u64::from(count)) as u32
+    }
+    /// The partition of a row whose borrower_id is null or unreadable (it is
+    /// rejected there).
+    pub const NULL: u32 = 0;
+}
+
+/// Row counts of one input table:
+/// `rows_read = rows_used + rows_rejected + rows_unmatched + rows_other_partitions`.
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
 pub struct TableReport {
     /// Contract table name.
@@ -399,6 +428,8 @@ pub struct TableReport {
     /// Valid rows that match nothing to compute (borrowers without any
     /// schedule; labels for a borrower or date outside the snapshots).
     pub rows_unmatched: u64,
+    /// Rows of other borrower partitions (0 unless the run is partitioned).
+    pub rows_other_partitions: u64,
     /// Columns in the file that the contract does not use.
     pub ignored_columns: Vec<String>,
 }

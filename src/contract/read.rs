@@ -14,12 +14,13 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Array, Int64Array, Int64Builder,
     StringArray,
 };
-use arrow::compute::{cast, concat};
+use arrow::compute::{cast, concat, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit, UInt64Type};
+use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
-use super::{ColumnKind, ContractError, Result, TableSpec};
+use super::{ColumnKind, ContractError, Partition, Result, TableSpec};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -82,8 +83,12 @@ pub struct RawTable {
     pub spec: &'static TableSpec,
     /// The file it came from.
     pub path: PathBuf,
-    /// Number of rows in the file.
+    /// Number of rows read: the file's rows, or those of one partition.
     pub rows: usize,
+    /// Number of rows in the file.
+    pub file_rows: usize,
+    /// For a partition, the file row of each row read (None: row k is file row k).
+    pub file_row_of: Option<Vec<u64>>,
     /// Contract columns present in the file, in contract order, then numeric extras.
     pub columns: Vec<(String, Column)>,
     /// The same columns as the file stored them.
@@ -93,14 +98,24 @@ pub struct RawTable {
 }
 
 impl RawTable {
+    /// The 0-based row of the file that row `row` was read from.
+    pub fn file_row(&self, row: usize) -> u64 {
+        self.file_row_of.as_ref().map_or(row as u64, |v| v[row])
+    }
+
     /// The canonical column called `name`, if the file has it.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
     }
 }
 
-/// Opens `path` and reads the columns `spec` asks for.
-pub fn read_table(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
+/// Opens `path` and reads the columns `spec` asks for: all rows, or with
+/// `partition` only the rows of that partition's borrowers.
+pub fn read_table(
+    path: &Path,
+    spec: &'static TableSpec,
+    partition: Option<Partition>,
+) -> Result<RawTable> {
     let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
         path: path.to_path_buf(),
         source,
@@ -116,12 +131,19 @@ pub fn read_table(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
     })?;
     // The Parquet decoder is not written for hostile files and may panic on
     // some; contain that here and report it as an unreadable file.
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(file, spec)));
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode(file, spec, partition)
+    }));
     let unreadable = |message: String| ContractError::Unreadable {
         path: path.to_path_buf(),
         message,
     };
-    let (schema_fields, arrays) = match decoded {
+    let Decoded {
+        fields: schema_fields,
+        arrays,
+        file_rows,
+        file_row_of,
+    } = match decoded {
         Ok(Ok(v)) => v,
         Ok(Err(Decode::Parquet(e))) => return Err(unreadable(e)),
         Ok(Err(Decode::MissingColumn(column))) => {
@@ -160,6 +182,8 @@ pub fn read_table(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
         spec,
         path: path.to_path_buf(),
         rows,
+        file_rows,
+        file_row_of,
         columns,
         originals: arrays,
         ignored,
@@ -171,10 +195,48 @@ enum Decode {
     MissingColumn(&'static str),
 }
 
-type Decoded = (Vec<Arc<Field>>, Vec<(String, ArrayRef)>);
+struct Decoded {
+    fields: Vec<Arc<Field>>,
+    arrays: Vec<(String, ArrayRef)>,
+    file_rows: usize,
+    file_row_of: Option<Vec<u64>>,
+}
 
-/// Decodes the projected columns of the file into one array per column.
-fn decode(file: File, spec: &TableSpec) -> std::result::Result<Decoded, Decode> {
+/// Which rows of `batch` belong to `partition`, judged on its `borrower_id`
+/// column (at `pos`) in canonical form. None when the column cannot be read
+/// as an id: the whole-table conversion then reports the wrong type.
+fn partition_mask(batch: &RecordBatch, pos: usize, partition: Partition) -> Option<BooleanArray> {
+    let array = batch.column(pos);
+    let owned = |p: u32| p == partition.index;
+    let mask = match convert(array, ColumnKind::Id).ok()? {
+        Column::IntId(a) => a
+            .iter()
+            .map(|v| {
+                Some(owned(v.map_or(Partition::NULL, |v| {
+                    Partition::of_int(v, partition.count)
+                })))
+            })
+            .collect(),
+        Column::StrId(a) => a
+            .iter()
+            .map(|v| {
+                Some(owned(v.map_or(Partition::NULL, |v| {
+                    Partition::of_str(v, partition.count)
+                })))
+            })
+            .collect(),
+        _ => return None,
+    };
+    Some(mask)
+}
+
+/// Decodes the projected columns of the file into one array per column,
+/// keeping only `partition`'s rows when given.
+fn decode(
+    file: File,
+    spec: &TableSpec,
+    partition: Option<Partition>,
+) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
     let fields: Vec<Arc<Field>> = builder.schema().fields().iter().cloned().collect();
@@ -201,9 +263,33 @@ fn decode(file: File, spec: &TableSpec) -> std::result::Result<Decoded, Decode> 
     sorted.sort_unstable();
     let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
     let reader = builder.with_projection(mask).build().map_err(perr)?;
+    // Every contract table has a borrower_id.
+    let id_pos = partition.filter(|p| p.count > 1).and_then(|_| {
+        let i = fields.iter().position(|f| f.name() == "borrower_id")?;
+        sorted.binary_search(&i).ok()
+    });
     let mut batches = Vec::new();
+    let mut file_rows = 0;
+    let mut file_row_of: Option<Vec<u64>> = id_pos.map(|_| Vec::new());
     for batch in reader {
-        batches.push(batch.map_err(|e| Decode::Parquet(e.to_string()))?);
+        let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
+        let n = batch.num_rows();
+        let batch = match (id_pos, partition, file_row_of.as_mut()) {
+            (Some(pos), Some(p), Some(rows)) => match partition_mask(&batch, pos, p) {
+                Some(mask) => {
+                    rows.extend(mask.values().set_indices().map(|k| (file_rows + k) as u64));
+                    filter_record_batch(&batch, &mask)
+                        .map_err(|e| Decode::Parquet(e.to_string()))?
+                }
+                None => {
+                    rows.extend((file_rows..file_rows + n).map(|k| k as u64));
+                    batch
+                }
+            },
+            _ => batch,
+        };
+        file_rows += n;
+        batches.push(batch);
     }
     let mut arrays = Vec::with_capacity(wanted.len());
     for &i in &wanted {
@@ -217,7 +303,12 @@ fn decode(file: File, spec: &TableSpec) -> std::result::Result<Decoded, Decode> 
         };
         arrays.push((name, array));
     }
-    Ok((fields, arrays))
+    Ok(Decoded {
+        fields,
+        arrays,
+        file_rows,
+        file_row_of,
+    })
 }
 
 fn is_numeric(t: &DataType) -> bool {

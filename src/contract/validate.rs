@@ -4,8 +4,6 @@
 //! the original values, the file, the row index and the reason), or counted
 //! as unmatched. With `strict`, any reject is fatal.
 
-use std::path::Path;
-
 use arrow::array::Array;
 use arrow::util::display::array_value_to_string;
 use rayon::prelude::*;
@@ -13,8 +11,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::read::{read_table, Column, RawTable};
 use super::{
-    Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, TableSpec,
-    BORROWERS, CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, PAYMENTS_UNTAGGED, SCHEDULE,
+    Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, BORROWERS,
+    CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, PAYMENTS_UNTAGGED, SCHEDULE,
 };
 use crate::dates::Day;
 
@@ -25,6 +23,8 @@ pub struct LoadOptions {
     pub attributes: Vec<String>,
     /// Make any rejected row fatal.
     pub strict: bool,
+    /// Load only this partition's borrowers (None: all).
+    pub partition: Option<super::Partition>,
 }
 
 /// A rejected input row.
@@ -181,7 +181,8 @@ pub struct Ledger {
     pub last_payment: Option<Day>,
     /// Row accounting per table, in load order.
     pub reports: Vec<TableReport>,
-    /// Rejected rows, in table then row order.
+    /// Rejected rows, by table in load order (schedule, payments, contacts,
+    /// borrowers, labels), then by file row.
     pub rejects: Vec<Reject>,
 }
 
@@ -228,7 +229,7 @@ impl<'a> Rejector<'a> {
         self.rejects.push(Reject {
             table: self.raw.spec.name,
             file: self.file.clone(),
-            row_index: row as u64,
+            row_index: self.raw.file_row(row),
             column,
             reason: reason.into(),
             values: serde_json::Value::Object(values).to_string(),
@@ -247,10 +248,11 @@ fn report(raw: &RawTable, used: u64, rejected: u64, unmatched: u64) -> TableRepo
     TableReport {
         table: raw.spec.name.to_string(),
         file: raw.path.display().to_string(),
-        rows_read: raw.rows as u64,
+        rows_read: raw.file_rows as u64,
         rows_used: used,
         rows_rejected: rejected,
         rows_unmatched: unmatched,
+        rows_other_partitions: (raw.file_rows - raw.rows) as u64,
         ignored_columns: raw.ignored.clone(),
     }
 }
@@ -343,15 +345,11 @@ fn same_id_type(raw: &RawTable, name: &'static str, expected: IdType) -> Result<
     }
 }
 
-fn read(path: &Path, spec: &'static TableSpec) -> Result<RawTable> {
-    read_table(path, spec)
-}
-
 /// Reads and validates all input tables.
 pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     // Fatal problems first: every file opens and has the contract's columns
     // before any row is judged.
-    let schedule_raw = read(&paths.schedule, &SCHEDULE)?;
+    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition)?;
     // A payment's loan_id means nothing when the schedule names no loans: it
     // is then not read (and listed as ignored).
     let payments_spec = if schedule_raw.column("loan_id").is_some() {
@@ -359,21 +357,21 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     } else {
         &PAYMENTS_UNTAGGED
     };
-    let payments_raw = read(&paths.payments, payments_spec)?;
+    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition)?;
     let borrowers_raw = paths
         .borrowers
         .as_deref()
-        .map(|p| read(p, &BORROWERS))
+        .map(|p| read_table(p, &BORROWERS, opts.partition))
         .transpose()?;
     let contacts_raw = paths
         .contacts
         .as_deref()
-        .map(|p| read(p, &CONTACTS))
+        .map(|p| read_table(p, &CONTACTS, opts.partition))
         .transpose()?;
     let labels_raw = paths
         .labels
         .as_deref()
-        .map(|p| read(p, &LABELS))
+        .map(|p| read_table(p, &LABELS, opts.partition))
         .transpose()?;
 
     let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
@@ -437,6 +435,10 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
         .as_ref()
         .map(|raw| load_labels(raw, &borrowers, &mut reports, &mut rejects));
 
+    // Rejects in load order of the tables, then file row order, whatever
+    // order the checks found them in (and however the rows were partitioned).
+    const LOAD_ORDER: [&str; 5] = ["schedule", "payments", "contacts", "borrowers", "labels"];
+    rejects.sort_by_key(|r| (LOAD_ORDER.iter().position(|t| *t == r.table), r.row_index));
     if opts.strict && !rejects.is_empty() {
         return Err(ContractError::Strict {
             count: rejects.len(),

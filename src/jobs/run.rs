@@ -14,20 +14,23 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use serde::Serialize;
+use arrow::array::{Float64Array, RecordBatch, StringArray};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::contract::InputPaths;
+use crate::contract::{InputPaths, Partition};
 use crate::dates::{self, Day};
 use crate::error::{Error, Result};
 use crate::jobs::score::load_and_score;
 use crate::jobs::Stopwatch;
 use crate::output::{self, tables};
-use crate::scoring;
-use crate::strategy::arms::{apply_capacity, arm};
+use crate::strategy::arms::{arm, capacity_demotions};
 use crate::strategy::contact;
-use crate::strategy::{decide, BorrowerState, Strategy, StrategyError};
+use crate::strategy::{decide, BorrowerState, Strategy, StrategyError, Treatment};
 
 /// Options of one nightly run.
 #[derive(Debug, Clone)]
@@ -46,6 +49,10 @@ pub struct RunOptions {
     pub tolerance: f64,
     /// Make any rejected row fatal.
     pub strict: bool,
+    /// Number of borrower hash partitions (1: none).
+    pub partitions: u32,
+    /// Score only this partition, into `OUT/AS_OF.part-I-of-N/` (None: all).
+    pub partition: Option<u32>,
 }
 
 /// A nightly.toml: every key of `dunning run`, each also a flag (a flag
@@ -74,6 +81,10 @@ pub struct RunConfig {
     pub tolerance: Option<f64>,
     /// Make any rejected row fatal.
     pub strict: Option<bool>,
+    /// Number of borrower hash partitions.
+    pub partitions: Option<u32>,
+    /// Score only this partition.
+    pub partition: Option<u32>,
 }
 
 impl RunConfig {
@@ -138,12 +149,14 @@ impl RunConfig {
                 .or(file.tolerance)
                 .unwrap_or(crate::ledger::DEFAULT_TOLERANCE),
             strict: self.strict.or(file.strict).unwrap_or(false),
+            partitions: self.partitions.or(file.partitions).unwrap_or(1),
+            partition: self.partition.or(file.partition),
         })
     }
 }
 
 /// One input file in the manifest.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InputEntry {
     /// Contract table.
     pub table: String,
@@ -159,12 +172,14 @@ pub struct InputEntry {
     pub rejected: u64,
     /// Valid rows that matched nothing (borrowers rows without a schedule).
     pub unmatched: u64,
+    /// Rows of other partitions (a partition's manifest only; 0 otherwise).
+    pub other_partitions: u64,
     /// sha256 of the file.
     pub sha256: String,
 }
 
 /// manifest.json: what the run read, decided and wrote.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Manifest {
     /// Run id (a hash of inputs, model, strategy and as-of date).
     pub run_id: String,
@@ -172,6 +187,8 @@ pub struct Manifest {
     pub as_of: String,
     /// dunning version.
     pub dunning_version: String,
+    /// The borrower partition this manifest covers (None: the whole night).
+    pub partition: Option<Partition>,
     /// Wall time per stage in seconds.
     pub stage_seconds: BTreeMap<String, f64>,
     /// Input files.
@@ -203,6 +220,10 @@ pub struct Manifest {
     pub buckets: Vec<String>,
     /// The model's validation AUC and KS.
     pub model_validation: BTreeMap<String, f64>,
+    /// Whether capacity fallbacks are applied: true for a night, false for
+    /// one partition's output (capacity is over the whole night, so it is
+    /// applied when the partitions are combined).
+    pub capacity_applied: bool,
     /// Files written.
     pub outputs: Vec<String>,
     /// "ok" (a failed run writes no manifest).
@@ -311,12 +332,26 @@ pub fn run(opts: &RunOptions) -> Result<Manifest> {
     run_observed(opts, None)
 }
 
-/// [`run`], reporting each of the [`STAGES`] to `observer` as it ends.
-pub fn run_observed(
-    opts: &RunOptions,
-    observer: Option<crate::jobs::Observer>,
-) -> Result<Manifest> {
-    let mut clock = Stopwatch::observed(observer);
+/// What every part of a night shares: the strategy, the input hashes and
+/// the run id.
+struct Prepared {
+    strategy: Strategy,
+    strategy_sha256: String,
+    model_sha256: String,
+    /// (table, path, size, sha256) of each input file.
+    files: Vec<(&'static str, PathBuf, u64, String)>,
+    run_id: String,
+}
+
+fn model_json(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn prepare(opts: &RunOptions) -> Result<Prepared> {
     let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
         Error::Strategy(StrategyError::Read {
             path: opts.strategy.clone(),
@@ -326,17 +361,79 @@ pub fn run_observed(
     let strategy_text = String::from_utf8_lossy(&strategy_bytes);
     let strategy = Strategy::parse(&opts.strategy, &strategy_text)?;
     let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
-    let out_dir = opts.out.join(dates::format(opts.as_of));
-    let _lock = lock(&out_dir)?;
+    let model_path = model_json(&opts.model);
+    let model_sha256 = match std::fs::read(&model_path) {
+        Ok(bytes) => format!("{:x}", Sha256::digest(&bytes)),
+        Err(source) => {
+            return Err(Error::Model(crate::model::ModelError::Read {
+                path: model_path,
+                source,
+            }))
+        }
+    };
+    let listed = [
+        ("schedule", Some(&opts.inputs.schedule)),
+        ("payments", Some(&opts.inputs.payments)),
+        ("borrowers", opts.inputs.borrowers.as_ref()),
+        ("contacts", opts.inputs.contacts.as_ref()),
+    ];
+    // The files are hashed in parallel (the hash reads every byte).
+    let files = listed
+        .into_par_iter()
+        .filter_map(|(t, p)| p.map(|p| (t, p.clone())))
+        .map(|(table, path)| sha256_file(&path).map(|(size, sha)| (table, path, size, sha)))
+        .collect::<Result<Vec<_>>>()?;
+    let mut run_hash = Sha256::new();
+    for (table, _, _, sha) in &files {
+        run_hash.update(table.as_bytes());
+        run_hash.update(sha.as_bytes());
+    }
+    run_hash.update(model_sha256.as_bytes());
+    run_hash.update(strategy_sha256.as_bytes());
+    run_hash.update(dates::format(opts.as_of).as_bytes());
+    let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+    Ok(Prepared {
+        strategy,
+        strategy_sha256,
+        model_sha256,
+        files,
+        run_id,
+    })
+}
 
+/// What scoring one partition (or the whole population) produced.
+struct Part {
+    /// The scored rows with their decisions before capacity, by borrower_id.
+    batch: RecordBatch,
+    rejects: Vec<crate::contract::Reject>,
+    manifest: Manifest,
+}
+
+/// Reads, validates, builds features, scores and decides for `partition`'s
+/// borrowers (all when None). Capacity is left to [`finish`], which sees
+/// the whole night.
+fn score_part(
+    opts: &RunOptions,
+    prep: &Prepared,
+    partition: Option<Partition>,
+    clock: &mut Stopwatch,
+) -> Result<Part> {
+    let strategy = &prep.strategy;
     let s = load_and_score(
         &opts.model,
         &opts.inputs,
         opts.as_of,
         opts.tolerance,
         opts.strict,
-        &mut clock,
+        partition,
+        clock,
     )?;
+    if s.model_sha256 != prep.model_sha256 {
+        return Err(Error::Config(format!(
+            "{}: the model changed while the run was reading it",
+            opts.model.display()
+        )));
+    }
     let missing: Vec<&str> = s
         .model
         .bands
@@ -353,55 +450,36 @@ pub fn run_observed(
             message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
         }));
     }
-
-    // Inputs: hashes for the manifest and the run id.
-    let mut run_hash = Sha256::new();
-    let mut inputs = Vec::new();
-    let files = [
-        ("schedule", Some(&opts.inputs.schedule)),
-        ("payments", Some(&opts.inputs.payments)),
-        ("borrowers", opts.inputs.borrowers.as_ref()),
-        ("contacts", opts.inputs.contacts.as_ref()),
-    ];
-    for (table, path) in files {
-        let Some(path) = path else { continue };
-        let (size, sha) = sha256_file(path)?;
-        run_hash.update(table.as_bytes());
-        run_hash.update(sha.as_bytes());
-        let report = s.ledger.reports.iter().find(|r| r.table == table);
-        inputs.push(InputEntry {
-            table: table.into(),
-            path: path.display().to_string(),
-            size,
-            rows: report.map_or(0, |r| r.rows_read),
-            used: report.map_or(0, |r| r.rows_used),
-            rejected: report.map_or(0, |r| r.rows_rejected),
-            unmatched: report.map_or(0, |r| r.rows_unmatched),
-            sha256: sha,
-        });
-    }
-    run_hash.update(s.model_sha256.as_bytes());
-    run_hash.update(strategy_sha256.as_bytes());
-    run_hash.update(dates::format(opts.as_of).as_bytes());
-    let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+    let inputs = prep
+        .files
+        .iter()
+        .map(|(table, path, size, sha)| {
+            let report = s.ledger.reports.iter().find(|r| r.table == *table);
+            InputEntry {
+                table: table.to_string(),
+                path: path.display().to_string(),
+                size: *size,
+                rows: report.map_or(0, |r| r.rows_read),
+                used: report.map_or(0, |r| r.rows_used),
+                rejected: report.map_or(0, |r| r.rows_rejected),
+                unmatched: report.map_or(0, |r| r.rows_unmatched),
+                other_partitions: report.map_or(0, |r| r.rows_other_partitions),
+                sha256: sha.clone(),
+            }
+        })
+        .collect();
 
     // Decisions, in scored-row (borrower) order.
     let fs = &s.features;
     let width = fs.names.len();
     let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
-    let overdue_col = fs
-        .position("overdue_amount")
-        .expect("overdue_amount is a ledger feature");
     let action_day = opts.as_of + 1;
     let mut decisions = Vec::with_capacity(s.rows.len());
     let mut arms = Vec::with_capacity(s.rows.len());
-    let mut priority = Vec::with_capacity(s.rows.len());
-    let mut bands = Vec::with_capacity(s.rows.len());
     for r in &s.rows {
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
         let id = s.ledger.borrowers.display(b);
-        let band_name = &s.model.bands[r.band].band;
         let next_due = s
             .ledger
             .schedule
@@ -415,27 +493,18 @@ pub fn run_observed(
             (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
             _ => None,
         };
-        let a = arm(&strategy, &id);
+        let a = arm(strategy, &id);
         let state = BorrowerState {
             dpd: values[dpd_col] as i64,
-            band: strategy.band_of_p(r.p_repay).unwrap_or_else(|| {
-                strategy
-                    .bands
-                    .iter()
-                    .position(|x| x == band_name)
-                    .unwrap_or(strategy.bands.len() - 1)
-            }),
+            band: strategy_band(strategy, r.p_repay, &s.model.bands[r.band].band),
             days_to_next_due: next_due.map(|d| i64::from(d - opts.as_of)),
             flags: s.ledger.flags[b as usize],
             contact,
             arm: a,
         };
-        decisions.push(decide(&strategy, &state));
-        bands.push(state.band);
+        decisions.push(decide(strategy, &state));
         arms.push(a);
-        priority.push(values[overdue_col] * (1.0 - r.p_repay));
     }
-    apply_capacity(&strategy, &mut decisions, &priority);
     clock.lap("strategy");
 
     let batch = tables::run_table(
@@ -444,41 +513,22 @@ pub fn run_observed(
         &s.model,
         &s.rows,
         &s.model_sha256,
-        &strategy,
+        strategy,
         &decisions,
         &arms,
-        &run_id,
+        &prep.run_id,
     );
-    let stage = output::dir::StagedDir::create(&out_dir)?;
-    output::write_parquet(
-        &stage.path().join(SCORED),
-        batch.schema(),
-        std::slice::from_ref(&batch),
-    )?;
-    let rejected = !s.ledger.rejects.is_empty();
-    if rejected {
-        output::write_parquet(
-            &stage.path().join(REJECTS),
-            tables::rejects_schema(),
-            &[tables::rejects_table(&s.ledger.rejects)],
-        )?;
-    }
-    clock.lap("write");
-
-    let mut m = Manifest {
-        run_id,
+    let manifest = Manifest {
+        run_id: prep.run_id.clone(),
         as_of: dates::format(opts.as_of),
         dunning_version: env!("CARGO_PKG_VERSION").into(),
-        stage_seconds: clock
-            .laps
-            .iter()
-            .map(|(n, d)| (n.to_string(), d.as_secs_f64()))
-            .collect(),
+        partition,
+        stage_seconds: BTreeMap::new(),
         inputs,
         model: s.model.version.clone(),
         model_sha256: s.model_sha256.clone(),
         strategy: strategy.version.clone(),
-        strategy_sha256,
+        strategy_sha256: prep.strategy_sha256.clone(),
         scored: s.rows.len() as u64,
         outside_population: s.population.counts[0].outside_population,
         rejected: s.ledger.rejects.len() as u64,
@@ -492,28 +542,531 @@ pub fn run_observed(
             ("ks".to_string(), s.model.validation.ks),
         ]
         .into(),
-        outputs: [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
-            .into_iter()
-            .flatten()
-            .map(|f| out_dir.join(f).display().to_string())
-            .collect(),
+        capacity_applied: false,
+        outputs: Vec::new(),
         status: "ok".into(),
     };
-    for ((r, d), &band) in s.rows.iter().zip(&decisions).zip(&bands) {
-        let dpd = fs.values[r.row * width + dpd_col];
+    let rejects = s.ledger.rejects;
+    Ok(Part {
+        batch,
+        rejects,
+        manifest,
+    })
+}
+
+/// The strategy's band index of a borrower: by its own cut-offs on p_repay,
+/// or the model's band's position in the strategy's bands.
+fn strategy_band(strategy: &Strategy, p_repay: f64, model_band: &str) -> usize {
+    strategy.band_of_p(p_repay).unwrap_or_else(|| {
+        strategy
+            .bands
+            .iter()
+            .position(|x| x == model_band)
+            .unwrap_or(strategy.bands.len() - 1)
+    })
+}
+
+/// Where the night's scored rows come from when finishing.
+enum Scored {
+    /// One batch in memory (an unpartitioned run).
+    Batch(RecordBatch),
+    /// Partition files, each sorted by borrower_id.
+    Files(Vec<PathBuf>),
+}
+
+/// Scored rows in borrower order, a bounded batch at a time.
+enum ScoredStream {
+    Batch(RecordBatch, usize),
+    Merge(output::merge::SortedMerge),
+}
+
+impl Scored {
+    fn stream(&self) -> Result<ScoredStream> {
+        Ok(match self {
+            Scored::Batch(b) => ScoredStream::Batch(b.clone(), 0),
+            Scored::Files(paths) => {
+                ScoredStream::Merge(output::merge::SortedMerge::open(paths, "borrower_id")?)
+            }
+        })
+    }
+}
+
+impl ScoredStream {
+    fn schema(&self) -> arrow::datatypes::SchemaRef {
+        match self {
+            ScoredStream::Batch(b, _) => b.schema(),
+            ScoredStream::Merge(m) => m.schema(),
+        }
+    }
+    fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        match self {
+            ScoredStream::Batch(b, at) => {
+                if *at >= b.num_rows() {
+                    return Ok(None);
+                }
+                let n = output::merge::MERGE_BATCH_ROWS.min(b.num_rows() - *at);
+                let out = b.slice(*at, n);
+                *at += n;
+                Ok(Some(out))
+            }
+            ScoredStream::Merge(m) => Ok(m.next_batch()?),
+        }
+    }
+}
+
+fn column<'a, T: arrow::array::Array + 'static>(batch: &'a RecordBatch, name: &str) -> &'a T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .unwrap_or_else(|| panic!("scored tables have a {name} column of the documented type"))
+}
+
+/// The capacity fallbacks of the whole night: merged row index -> the final
+/// treatment and the rule text to append. Ties go to the later borrower.
+fn capacity_overrides(
+    strategy: &Strategy,
+    scored: &Scored,
+) -> Result<FxHashMap<usize, (Treatment, String)>> {
+    if strategy.capacity.iter().all(Option::is_none) {
+        return Ok(FxHashMap::default());
+    }
+    let mut treatments = Vec::new();
+    let mut priority = Vec::new();
+    let mut stream = scored.stream()?;
+    while let Some(b) = stream.next_batch()? {
+        let t: &StringArray = column(&b, "treatment");
+        let overdue: &Float64Array = column(&b, "overdue_amount");
+        let p: &Float64Array = column(&b, "p_repay");
+        for k in 0..b.num_rows() {
+            treatments.push(Treatment::parse(t.value(k)).expect("written by this run"));
+            priority.push(overdue.value(k) * (1.0 - p.value(k)));
+        }
+    }
+    let mut out: FxHashMap<usize, (Treatment, String)> = FxHashMap::default();
+    for (i, from, to) in capacity_demotions(strategy, &mut treatments, &priority) {
+        let e = out.entry(i).or_insert((to, String::new()));
+        e.0 = to;
+        e.1.push_str(&format!(";capacity:{}->{}", from.as_str(), to.as_str()));
+    }
+    Ok(out)
+}
+
+/// `batch` (rows `first..` of the night) with the capacity fallbacks applied.
+fn with_overrides(
+    strategy: &Strategy,
+    batch: RecordBatch,
+    first: usize,
+    overrides: &FxHashMap<usize, (Treatment, String)>,
+) -> Result<RecordBatch> {
+    let n = batch.num_rows();
+    if !(first..first + n).any(|i| overrides.contains_key(&i)) {
+        return Ok(batch);
+    }
+    let t: &StringArray = column(&batch, "treatment");
+    let c: &StringArray = column(&batch, "channel");
+    let r: &StringArray = column(&batch, "treatment_rule");
+    let (mut tv, mut cv, mut rv) = (Vec::new(), Vec::new(), Vec::new());
+    for k in 0..n {
+        match overrides.get(&(first + k)) {
+            Some((to, rule)) => {
+                tv.push(to.as_str().to_string());
+                cv.push(strategy.channels[to.index()][0].as_str().to_string());
+                rv.push(format!("{}{rule}", r.value(k)));
+            }
+            None => {
+                tv.push(t.value(k).to_string());
+                cv.push(c.value(k).to_string());
+                rv.push(r.value(k).to_string());
+            }
+        }
+    }
+    let schema = batch.schema();
+    let mut columns = batch.columns().to_vec();
+    for (name, values) in [("treatment", tv), ("channel", cv), ("treatment_rule", rv)] {
+        let i = schema.index_of(name).expect("documented column");
+        columns[i] = Arc::new(StringArray::from(values));
+    }
+    RecordBatch::try_new(schema, columns).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Adds a batch's borrowers to the manifest's counts.
+fn count(strategy: &Strategy, m: &mut Manifest, b: &RecordBatch) {
+    let dpd: &arrow::array::Int32Array = column(b, "dpd");
+    let bucket: &StringArray = column(b, "dpd_bucket");
+    let p: &Float64Array = column(b, "p_repay");
+    let band: &StringArray = column(b, "risk_band");
+    let t: &StringArray = column(b, "treatment");
+    for k in 0..b.num_rows() {
         *m.by_dpd_bucket
-            .entry(scoring::dpd_bucket(dpd).into())
+            .entry(bucket.value(k).to_string())
             .or_default() += 1;
-        *m.by_band.entry(strategy.bands[band].clone()).or_default() += 1;
-        *m.by_treatment
-            .entry(d.treatment.as_str().into())
-            .or_default() += 1;
-        let bucket = &strategy.buckets[strategy.bucket(dpd as i64)].name;
+        let sb = strategy_band(strategy, p.value(k), band.value(k));
+        *m.by_band.entry(strategy.bands[sb].clone()).or_default() += 1;
+        *m.by_treatment.entry(t.value(k).to_string()).or_default() += 1;
+        let sbucket = &strategy.buckets[strategy.bucket(i64::from(dpd.value(k)))].name;
         *m.by_bucket_and_treatment
-            .entry(format!("{bucket}/{}", d.treatment.as_str()))
+            .entry(format!("{sbucket}/{}", t.value(k)))
             .or_default() += 1;
     }
-    output::write_json(&stage.path().join(MANIFEST), &m)?;
+}
+
+/// Writes the night into `dir`: scored.parquet (capacity applied, counted as
+/// it streams), rejects.parquet when `rejects` has rows, and the manifest.
+/// `m` carries everything but the counts and the outputs.
+fn finish(
+    strategy: &Strategy,
+    scored: &Scored,
+    rejects: Option<RecordBatch>,
+    mut m: Manifest,
+    dir: &Path,
+    out_dir: &Path,
+    clock: &mut Stopwatch,
+) -> Result<Manifest> {
+    let overrides = capacity_overrides(strategy, scored)?;
+    let mut stream = scored.stream()?;
+    let mut w = output::ParquetStream::create(&dir.join(SCORED), stream.schema())?;
+    let mut at = 0;
+    while let Some(b) = stream.next_batch()? {
+        let n = b.num_rows();
+        let b = with_overrides(strategy, b, at, &overrides)?;
+        count(strategy, &mut m, &b);
+        w.write(&b)?;
+        at += n;
+    }
+    w.finish()?;
+    let rejected = rejects.as_ref().is_some_and(|r| r.num_rows() > 0);
+    if let Some(r) = rejects.filter(|r| r.num_rows() > 0) {
+        output::write_parquet(&dir.join(REJECTS), r.schema(), &[r])?;
+    }
+    clock.lap("write");
+    m.capacity_applied = true;
+    m.scored = at as u64;
+    add_laps(&mut m, clock);
+    m.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
+        .into_iter()
+        .flatten()
+        .map(|f| out_dir.join(f).display().to_string())
+        .collect();
+    output::write_json(&dir.join(MANIFEST), &m)?;
+    Ok(m)
+}
+
+fn add_laps(m: &mut Manifest, clock: &mut Stopwatch) {
+    for (n, d) in clock.laps.drain(..) {
+        *m.stage_seconds.entry(n.to_string()).or_default() += d.as_secs_f64();
+    }
+}
+
+/// The directory of partition `p` of a night: `OUT/AS_OF.part-I-of-N`.
+pub fn partition_dir(out: &Path, as_of: Day, p: Partition) -> PathBuf {
+    out.join(format!(
+        "{}.part-{}-of-{}",
+        dates::format(as_of),
+        p.index,
+        p.count
+    ))
+}
+
+/// [`run`], reporting each of the [`STAGES`] to `observer` as it ends.
+///
+/// With `partitions` = 1 the whole population is scored at once. With
+/// `partition` = Some(i) only partition i is scored, into
+/// [`partition_dir`], for [`combine`] to merge. With `partitions` = N and no
+/// `partition`, the partitions are scored one after the other (memory grows
+/// with a partition, not with the ledger) and merged into `OUT/AS_OF/`.
+pub fn run_observed(
+    opts: &RunOptions,
+    observer: Option<crate::jobs::Observer>,
+) -> Result<Manifest> {
+    let mut clock = Stopwatch::observed(observer);
+    let count = opts.partitions.max(1);
+    if let Some(i) = opts.partition {
+        if i >= count {
+            return Err(Error::Usage(format!(
+                "--partition {i} is not below --partitions {count}"
+            )));
+        }
+    }
+    let prep = prepare(opts)?;
+    match opts.partition {
+        Some(index) => {
+            let p = Partition { index, count };
+            let dest = partition_dir(&opts.out, opts.as_of, p);
+            let _lock = lock(&dest)?;
+            let part = score_part(opts, &prep, Some(p), &mut clock)?;
+            let stage = output::dir::StagedDir::create(&dest)?;
+            let m = write_part(part, stage.path(), &dest, &mut clock)?;
+            stage.publish()?;
+            Ok(m)
+        }
+        None => {
+            let out_dir = opts.out.join(dates::format(opts.as_of));
+            let _lock = lock(&out_dir)?;
+            let stage = output::dir::StagedDir::create(&out_dir)?;
+            let m = if count == 1 {
+                let part = score_part(opts, &prep, None, &mut clock)?;
+                let rejects =
+                    (!part.rejects.is_empty()).then(|| tables::rejects_table(&part.rejects));
+                finish(
+                    &prep.strategy,
+                    &Scored::Batch(part.batch),
+                    rejects,
+                    part.manifest,
+                    stage.path(),
+                    &out_dir,
+                    &mut clock,
+                )?
+            } else {
+                let parts_dir = stage.path().join(".parts");
+                let mut dirs = Vec::new();
+                for index in 0..count {
+                    let p = Partition { index, count };
+                    let part = score_part(opts, &prep, Some(p), &mut clock)?;
+                    let dir = parts_dir.join(index.to_string());
+                    write_part(part, &dir, &dir, &mut clock)?;
+                    dirs.push(dir);
+                }
+                let m = merge_parts(
+                    &prep.strategy,
+                    &prep.strategy_sha256,
+                    &dirs,
+                    stage.path(),
+                    &out_dir,
+                    &mut clock,
+                )?;
+                std::fs::remove_dir_all(&parts_dir).map_err(|source| {
+                    Error::Output(output::OutputError::Io {
+                        path: parts_dir.clone(),
+                        action: "removing the partition files",
+                        source,
+                    })
+                })?;
+                m
+            };
+            stage.publish()?;
+            Ok(m)
+        }
+    }
+}
+
+/// Writes one partition's scored rows (decisions before capacity), rejects
+/// and manifest into `dir` (which will be published as `dest`).
+fn write_part(part: Part, dir: &Path, dest: &Path, clock: &mut Stopwatch) -> Result<Manifest> {
+    let Part {
+        batch,
+        rejects,
+        mut manifest,
+    } = part;
+    output::write_parquet(&dir.join(SCORED), batch.schema(), &[batch])?;
+    let rejected = !rejects.is_empty();
+    if rejected {
+        output::write_parquet(
+            &dir.join(REJECTS),
+            tables::rejects_schema(),
+            &[tables::rejects_table(&rejects)],
+        )?;
+    }
+    clock.lap("write");
+    add_laps(&mut manifest, clock);
+    manifest.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
+        .into_iter()
+        .flatten()
+        .map(|f| dest.join(f).display().to_string())
+        .collect();
+    output::write_json(&dir.join(MANIFEST), &manifest)?;
+    Ok(manifest)
+}
+
+/// Merges partition directories (each with scored.parquet, manifest.json and
+/// maybe rejects.parquet) into the night's files in `dir`, exactly as an
+/// unpartitioned run would have written them.
+fn merge_parts(
+    strategy: &Strategy,
+    strategy_sha256: &str,
+    dirs: &[PathBuf],
+    dir: &Path,
+    out_dir: &Path,
+    clock: &mut Stopwatch,
+) -> Result<Manifest> {
+    let bad =
+        |path: &Path, message: String| Error::Config(format!("{}: {message}", path.display()));
+    let mut parts: Vec<Manifest> = Vec::new();
+    for d in dirs {
+        let path = d.join(MANIFEST);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| bad(&path, format!("cannot read a partition's manifest: {e}")))?;
+        let m: Manifest = serde_json::from_str(&text)
+            .map_err(|e| bad(&path, format!("not a partition manifest: {e}")))?;
+        parts.push(m);
+    }
+    let first = &parts[0];
+    let count = first.partition.map_or(1, |p| p.count);
+    let mut seen = vec![false; count as usize];
+    for (m, d) in parts.iter().zip(dirs) {
+        let same = m.run_id == first.run_id
+            && m.as_of == first.as_of
+            && m.model_sha256 == first.model_sha256
+            && m.strategy_sha256 == first.strategy_sha256;
+        if !same {
+            return Err(bad(
+                d,
+                "this partition is of another run (run id, as-of date, model or strategy differ)"
+                    .into(),
+            ));
+        }
+        match m.partition {
+            Some(p)
+                if p.count == count && !std::mem::replace(&mut seen[p.index as usize], true) => {}
+            _ => return Err(bad(d, format!("not one of {count} distinct partitions"))),
+        }
+    }
+    if seen.iter().any(|s| !s) {
+        let missing: Vec<usize> = (0..count as usize).filter(|&i| !seen[i]).collect();
+        return Err(Error::Usage(format!(
+            "partitions {missing:?} of {count} are missing"
+        )));
+    }
+    if first.strategy_sha256 != strategy_sha256 {
+        return Err(bad(
+            dirs[0].as_path(),
+            format!(
+                "the partitions were run with another strategy file (sha256 {}, not {strategy_sha256})",
+                first.strategy_sha256
+            ),
+        ));
+    }
+
+    // The night's manifest: the parts' counts summed.
+    let mut m = first.clone();
+    m.partition = None;
+    m.stage_seconds = BTreeMap::new();
+    m.scored = 0;
+    m.outside_population = parts.iter().map(|p| p.outside_population).sum();
+    m.rejected = parts.iter().map(|p| p.rejected).sum();
+    for (k, input) in m.inputs.iter_mut().enumerate() {
+        let sum = |f: fn(&InputEntry) -> u64| parts.iter().map(|p| f(&p.inputs[k])).sum();
+        input.used = sum(|e| e.used);
+        input.rejected = sum(|e| e.rejected);
+        input.unmatched = sum(|e| e.unmatched);
+        input.other_partitions = 0;
+    }
+    for p in &parts {
+        for (k, v) in &p.stage_seconds {
+            *m.stage_seconds.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    // Rejects: all parts', in table load order then file row, as one run.
+    let mut batches = Vec::new();
+    for d in dirs {
+        let path = d.join(REJECTS);
+        if path.exists() {
+            batches.extend(read_batches(&path)?);
+        }
+    }
+    let rejects = if batches.is_empty() {
+        None
+    } else {
+        Some(sort_rejects(
+            &arrow::compute::concat_batches(&tables::rejects_schema(), &batches)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        )?)
+    };
+    let scored = Scored::Files(dirs.iter().map(|d| d.join(SCORED)).collect());
+    finish(strategy, &scored, rejects, m, dir, out_dir, clock)
+}
+
+fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
+    let perr = |source| {
+        Error::Output(output::OutputError::Parquet {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let file = std::fs::File::open(path).map_err(|source| {
+        Error::Output(output::OutputError::Io {
+            path: path.to_path_buf(),
+            action: "opening",
+            source,
+        })
+    })?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(perr)?
+        .build()
+        .map_err(perr)?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| perr(e.into()))
+}
+
+/// Rejects sorted as [`crate::contract::Ledger::rejects`] are: table in
+/// load order, then file row.
+fn sort_rejects(b: &RecordBatch) -> Result<RecordBatch> {
+    const LOAD_ORDER: [&str; 5] = ["schedule", "payments", "contacts", "borrowers", "labels"];
+    let table: &StringArray = column(b, "table");
+    let row: &arrow::array::UInt64Array = column(b, "row_index");
+    let mut idx: Vec<u32> = (0..b.num_rows() as u32).collect();
+    idx.sort_by_key(|&k| {
+        let k = k as usize;
+        (
+            LOAD_ORDER.iter().position(|t| *t == table.value(k)),
+            row.value(k),
+        )
+    });
+    let idx = arrow::array::UInt32Array::from(idx);
+    arrow::compute::take_record_batch(b, &idx).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Options of [`combine`].
+#[derive(Debug, Clone)]
+pub struct CombineOptions {
+    /// The strategy file the partitions were run with.
+    pub strategy: PathBuf,
+    /// The output root the partitions were written to.
+    pub out: PathBuf,
+    /// The as-of date.
+    pub as_of: Day,
+    /// The number of partitions.
+    pub partitions: u32,
+}
+
+/// Merges the partition directories `OUT/AS_OF.part-I-of-N` of a night
+/// (each run with `--partition I --partitions N`, maybe on other machines)
+/// into `OUT/AS_OF/`: the same files an unpartitioned run writes, capacity
+/// applied over the whole night.
+pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
+    let mut clock = Stopwatch::default();
+    let strategy = Strategy::load(&opts.strategy)?;
+    let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
+        Error::Strategy(StrategyError::Read {
+            path: opts.strategy.clone(),
+            source,
+        })
+    })?;
+    let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
+    let count = opts.partitions.max(1);
+    let dirs: Vec<PathBuf> = (0..count)
+        .map(|index| partition_dir(&opts.out, opts.as_of, Partition { index, count }))
+        .collect();
+    for d in &dirs {
+        if !d.join(MANIFEST).is_file() {
+            return Err(Error::Usage(format!(
+                "{}: no such partition output (run it with --partition and --partitions {count})",
+                d.display()
+            )));
+        }
+    }
+    let out_dir = opts.out.join(dates::format(opts.as_of));
+    let _lock = lock(&out_dir)?;
+    let stage = output::dir::StagedDir::create(&out_dir)?;
+    let m = merge_parts(
+        &strategy,
+        &strategy_sha256,
+        &dirs,
+        stage.path(),
+        &out_dir,
+        &mut clock,
+    )?;
     stage.publish()?;
     Ok(m)
 }

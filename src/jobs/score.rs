@@ -66,14 +66,16 @@ pub struct Scored {
 }
 
 /// Loads the model at `model_path` (a directory or its model.json), checks
-/// that the inputs can give its features, reads and validates the inputs,
-/// builds the features at `as_of`, and scores the population.
+/// that the inputs can give its features, reads and validates the inputs
+/// (of one borrower partition, when given), builds the features at `as_of`,
+/// and scores the population.
 pub fn load_and_score(
     model_path: &std::path::Path,
     inputs: &InputPaths,
     as_of: Day,
     tolerance: f64,
     strict: bool,
+    partition: Option<contract::Partition>,
     clock: &mut crate::jobs::Stopwatch,
 ) -> Result<Scored> {
     let path = if model_path.is_dir() {
@@ -118,17 +120,24 @@ pub fn load_and_score(
         }));
     }
     check_attribute_columns(inputs, &attributes)?;
-    let ledger =
-        contract::load(inputs, &LoadOptions { attributes, strict }).map_err(|e| match e {
-            // An attribute the model needs is not in the borrowers table.
-            ContractError::UnknownAttribute { column, .. } => {
-                Error::Model(ModelError::FeatureMismatch {
-                    missing: vec![column],
-                    available: "the borrowers table's numeric columns".into(),
-                })
-            }
-            e => Error::Contract(e),
-        })?;
+    let ledger = contract::load(
+        inputs,
+        &LoadOptions {
+            attributes,
+            strict,
+            partition,
+        },
+    )
+    .map_err(|e| match e {
+        // An attribute the model needs is not in the borrowers table.
+        ContractError::UnknownAttribute { column, .. } => {
+            Error::Model(ModelError::FeatureMismatch {
+                missing: vec![column],
+                available: "the borrowers table's numeric columns".into(),
+            })
+        }
+        e => Error::Contract(e),
+    })?;
     clock.lap("read and validate");
     let snapshots = SnapshotOptions {
         as_of: vec![as_of],
@@ -162,6 +171,7 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
         opts.as_of,
         opts.tolerance,
         opts.strict,
+        None,
         &mut clock,
     )?;
     let batch = tables::scored_table(&s.ledger, &s.features, &s.model, &s.rows, &s.model_sha256);

@@ -7,6 +7,7 @@
 //! Arrow batches and JSON values.
 
 pub mod dir;
+pub mod merge;
 pub mod tables;
 
 use std::fs::File;
@@ -172,35 +173,83 @@ impl AtomicFile {
     }
 }
 
+/// A Parquet file written batch by batch (row groups are flushed as they
+/// fill, so memory stays bounded) that appears at its destination only on
+/// [`ParquetStream::finish`]; dropped unfinished, it leaves nothing.
+pub struct ParquetStream {
+    dest: PathBuf,
+    file: AtomicFile,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+impl ParquetStream {
+    /// Starts writing `dest` with `schema` (its metadata also goes to the
+    /// footer's key-value metadata, sorted by key, where readers other than
+    /// Arrow look for it).
+    pub fn create(dest: &Path, schema: Arc<Schema>) -> Result<Self> {
+        let file = AtomicFile::create(dest)?;
+        let handle = file.file().try_clone().map_err(|source| OutputError::Io {
+            path: dest.to_path_buf(),
+            action: "opening the temporary file",
+            source,
+        })?;
+        let mut kv: Vec<KeyValue> = schema
+            .metadata()
+            .iter()
+            .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        kv.sort_by(|a, b| a.key.cmp(&b.key));
+        let props = WriterProperties::into_builder(writer_properties())
+            .set_key_value_metadata((!kv.is_empty()).then_some(kv))
+            .build();
+        let writer = ArrowWriter::try_new(handle, schema, Some(props)).map_err(|source| {
+            OutputError::Parquet {
+                path: dest.to_path_buf(),
+                source,
+            }
+        })?;
+        Ok(Self {
+            dest: dest.to_path_buf(),
+            file,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Appends a batch.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.rows += batch.num_rows() as u64;
+        self.writer
+            .write(batch)
+            .map_err(|source| OutputError::Parquet {
+                path: self.dest.clone(),
+                source,
+            })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Writes the footer, syncs and renames the file into place.
+    pub fn finish(self) -> Result<()> {
+        self.writer.close().map_err(|source| OutputError::Parquet {
+            path: self.dest.clone(),
+            source,
+        })?;
+        self.file.commit()
+    }
+}
+
 /// Writes `batches` (all with `schema`) to `dest` as Parquet, atomically.
 pub fn write_parquet(dest: &Path, schema: Arc<Schema>, batches: &[RecordBatch]) -> Result<()> {
-    let file = AtomicFile::create(dest)?;
-    let pq_err = |source| OutputError::Parquet {
-        path: dest.to_path_buf(),
-        source,
-    };
-    let handle = file.file().try_clone().map_err(|source| OutputError::Io {
-        path: dest.to_path_buf(),
-        action: "opening the temporary file",
-        source,
-    })?;
-    // The schema's metadata also goes into the Parquet footer's key-value
-    // metadata (sorted by key), where readers other than Arrow look for it.
-    let mut kv: Vec<KeyValue> = schema
-        .metadata()
-        .iter()
-        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
-        .collect();
-    kv.sort_by(|a, b| a.key.cmp(&b.key));
-    let props = WriterProperties::into_builder(writer_properties())
-        .set_key_value_metadata((!kv.is_empty()).then_some(kv))
-        .build();
-    let mut writer = ArrowWriter::try_new(handle, schema, Some(props)).map_err(pq_err)?;
+    let mut w = ParquetStream::create(dest, schema)?;
     for batch in batches {
-        writer.write(batch).map_err(pq_err)?;
+        w.write(batch)?;
     }
-    writer.close().map_err(pq_err)?;
-    file.commit()
+    w.finish()
 }
 
 /// Writes `value` to `dest` as pretty-printed JSON with a trailing newline, atomically.

@@ -47,16 +47,24 @@ pub fn arm(strategy: &Strategy, id: &str) -> Arm {
 }
 
 /// Demotes, per treatment from the firmest down, the lowest-priority
-/// decisions beyond the treatment's daily capacity by one level. `priority[i]`
-/// belongs to `decisions[i]` (default: overdue_amount x (1 - p_repay)); ties
-/// go to the later borrower, so the result does not depend on thread count.
-pub fn apply_capacity(strategy: &Strategy, decisions: &mut [Decision], priority: &[f64]) {
+/// borrowers beyond the treatment's daily capacity by one level, in place.
+/// `priority[i]` belongs to `treatments[i]` (default: overdue_amount x
+/// (1 - p_repay)); ties go to the later borrower, so the result does not
+/// depend on thread count or partitioning. Returns each demotion (index,
+/// from, to) in the order made; a borrower may fall twice (escalated to
+/// standard, then standard to soft).
+pub fn capacity_demotions(
+    strategy: &Strategy,
+    treatments: &mut [Treatment],
+    priority: &[f64],
+) -> Vec<(usize, Treatment, Treatment)> {
+    let mut out = Vec::new();
     for level in [Treatment::Escalated, Treatment::Standard] {
         let Some(cap) = strategy.capacity[level.index()] else {
             continue;
         };
-        let mut members: Vec<usize> = (0..decisions.len())
-            .filter(|&i| decisions[i].treatment == level)
+        let mut members: Vec<usize> = (0..treatments.len())
+            .filter(|&i| treatments[i] == level)
             .collect();
         if members.len() as u64 <= cap {
             continue;
@@ -65,12 +73,23 @@ pub fn apply_capacity(strategy: &Strategy, decisions: &mut [Decision], priority:
         members.sort_by(|&a, &b| priority[b].total_cmp(&priority[a]).then(a.cmp(&b)));
         let lower = Treatment::ALL[level.index() - 1];
         for &i in &members[cap as usize..] {
-            let d = &mut decisions[i];
-            d.treatment = lower;
-            d.channel = strategy.channels[lower.index()][0];
-            d.rule
-                .push_str(&format!(";capacity:{}->{}", level.as_str(), lower.as_str()));
+            treatments[i] = lower;
+            out.push((i, level, lower));
         }
+    }
+    out
+}
+
+/// [`capacity_demotions`] applied to whole decisions: a demoted decision
+/// takes the lower treatment's first channel and says so in its rule.
+pub fn apply_capacity(strategy: &Strategy, decisions: &mut [Decision], priority: &[f64]) {
+    let mut treatments: Vec<Treatment> = decisions.iter().map(|d| d.treatment).collect();
+    for (i, from, to) in capacity_demotions(strategy, &mut treatments, priority) {
+        let d = &mut decisions[i];
+        d.treatment = to;
+        d.channel = strategy.channels[to.index()][0];
+        d.rule
+            .push_str(&format!(";capacity:{}->{}", from.as_str(), to.as_str()));
     }
 }
 
