@@ -37,6 +37,36 @@ pub enum Command {
     Run(RunArgs),
     /// Merge the partitions of a night (run with --partition) into OUT/AS_OF/.
     Combine(CombineArgs),
+    /// Time every stage of the nightly pipeline on a generated ledger.
+    Bench(BenchArgs),
+}
+
+/// Arguments of `dunning bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Borrowers to generate (about 24 ledger rows each).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub borrowers: u64,
+    /// Generator seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Working directory: the ledger (reused when it has this size and
+    /// seed), the model, the outputs and bench.json.
+    #[arg(long, default_value = "bench")]
+    pub dir: PathBuf,
+    /// Timed runs per stage (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Stages to time, comma-separated (default: all): read, validate,
+    /// features, train, score, strategy, write, run.
+    #[arg(long, value_delimiter = ',')]
+    pub stages: Option<Vec<String>>,
+    /// Partitions of the end-to-end nightly run.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: u32,
+    /// Where to write the JSON report (default: DIR/bench.json).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 /// Arguments of `dunning run`: each may instead come from `--config`.

@@ -3,6 +3,13 @@
 
 mod cli;
 
+// mimalloc keeps freed pages for reuse instead of returning them to the OS
+// and faulting them in again: the batch allocates and frees large column
+// buffers, and with the system allocator a third of the read time was page
+// faults (see README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use std::io::{IsTerminal, Write};
@@ -11,8 +18,8 @@ use clap::Parser;
 use log::{info, warn};
 
 use cli::{
-    Binning, Cli, CombineArgs, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs, ScoreArgs,
-    TrainArgs,
+    BenchArgs, Binning, Cli, CombineArgs, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs,
+    ScoreArgs, TrainArgs,
 };
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
@@ -78,6 +85,7 @@ fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
         Command::Score(args) => run_score(args),
         Command::Run(args) => run_nightly(args, bar, quiet),
         Command::Combine(args) => run_combine(args, quiet),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -350,5 +358,26 @@ fn run_combine(args: CombineArgs, quiet: bool) -> dunning::Result<()> {
     if !quiet {
         print!("{}", m.summary());
     }
+    Ok(())
+}
+
+fn run_bench(args: BenchArgs) -> dunning::Result<()> {
+    use dunning::jobs::bench;
+    let opts = bench::BenchOptions {
+        borrowers: args.borrowers,
+        seed: args.seed,
+        dir: args.dir.clone(),
+        runs: args.runs,
+        stages: args
+            .stages
+            .unwrap_or_else(|| bench::STAGES.iter().map(|s| s.to_string()).collect()),
+        partitions: args.partitions,
+        binary: None,
+    };
+    let report = bench::bench(&opts, |stage| info!("bench: {stage}"))?;
+    let json = args.json.unwrap_or_else(|| args.dir.join("bench.json"));
+    dunning::output::write_json(&json, &report)?;
+    print!("{}", report.table());
+    println!("\nJSON: {}", json.display());
     Ok(())
 }

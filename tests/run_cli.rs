@@ -529,6 +529,7 @@ fn manifest_facts(dir: &std::path::Path) -> serde_json::Value {
     let o = m.as_object_mut().unwrap();
     o.remove("stage_seconds");
     o.remove("outputs");
+    o.remove("peak_rss_bytes");
     m
 }
 

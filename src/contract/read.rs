@@ -17,8 +17,11 @@ use arrow::array::{
 use arrow::compute::{cast, concat, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit, UInt64Type};
 use arrow::record_batch::RecordBatch;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
+use rayon::prelude::*;
 
 use super::{ColumnKind, ContractError, Partition, Result, TableSpec};
 
@@ -109,6 +112,52 @@ impl RawTable {
     }
 }
 
+/// Checks, from its footer only, that `path` is a readable Parquet file
+/// with `spec`'s required columns (the errors [`read_table`] would give).
+pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !meta.is_file() {
+        return Err(ContractError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(|source| ContractError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+    }));
+    let meta = match loaded {
+        Ok(Ok(m)) => m,
+        Ok(Err(e)) => {
+            return Err(ContractError::Unreadable {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+        Err(_) => {
+            return Err(ContractError::Unreadable {
+                path: path.to_path_buf(),
+                message: "the Parquet decoder panicked on this file".into(),
+            })
+        }
+    };
+    for col in spec.columns.iter().filter(|c| c.required) {
+        if meta.schema().field_with_name(col.name).is_err() {
+            return Err(ContractError::MissingColumn {
+                path: path.to_path_buf(),
+                table: spec.name,
+                column: col.name,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Opens `path` and reads the columns `spec` asks for: all rows, or with
 /// `partition` only the rows of that partition's borrowers.
 pub fn read_table(
@@ -132,7 +181,7 @@ pub fn read_table(
     // The Parquet decoder is not written for hostile files and may panic on
     // some; contain that here and report it as an unreadable file.
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode(file, spec, partition)
+        decode(path, file, spec, partition)
     }));
     let unreadable = |message: String| ContractError::Unreadable {
         path: path.to_path_buf(),
@@ -230,16 +279,22 @@ fn partition_mask(batch: &RecordBatch, pos: usize, partition: Partition) -> Opti
     Some(mask)
 }
 
+/// Rows per decoded batch: large enough that per-batch overhead vanishes,
+/// small enough that a partition's filter works on cache-sized pieces.
+const DECODE_BATCH_ROWS: usize = 64 * 1024;
+
 /// Decodes the projected columns of the file into one array per column,
-/// keeping only `partition`'s rows when given.
+/// keeping only `partition`'s rows when given. Row groups are decoded in
+/// parallel (each task with its own file handle), then put back in order.
 fn decode(
+    path: &Path,
     file: File,
     spec: &TableSpec,
     partition: Option<Partition>,
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(perr)?;
-    let fields: Vec<Arc<Field>> = builder.schema().fields().iter().cloned().collect();
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(perr)?;
+    let fields: Vec<Arc<Field>> = meta.schema().fields().iter().cloned().collect();
     for col in spec.columns.iter().filter(|c| c.required) {
         if !fields.iter().any(|f| f.name() == col.name) {
             return Err(Decode::MissingColumn(col.name));
@@ -261,36 +316,67 @@ fn decode(
     }
     let mut sorted = wanted.clone();
     sorted.sort_unstable();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), sorted.iter().copied());
-    let reader = builder.with_projection(mask).build().map_err(perr)?;
+    let mask = ProjectionMask::roots(meta.parquet_schema(), sorted.iter().copied());
     // Every contract table has a borrower_id.
     let id_pos = partition.filter(|p| p.count > 1).and_then(|_| {
         let i = fields.iter().position(|f| f.name() == "borrower_id")?;
         sorted.binary_search(&i).ok()
     });
-    let mut batches = Vec::new();
-    let mut file_rows = 0;
-    let mut file_row_of: Option<Vec<u64>> = id_pos.map(|_| Vec::new());
-    for batch in reader {
-        let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
-        let n = batch.num_rows();
-        let batch = match (id_pos, partition, file_row_of.as_mut()) {
-            (Some(pos), Some(p), Some(rows)) => match partition_mask(&batch, pos, p) {
-                Some(mask) => {
-                    rows.extend(mask.values().set_indices().map(|k| (file_rows + k) as u64));
-                    filter_record_batch(&batch, &mask)
-                        .map_err(|e| Decode::Parquet(e.to_string()))?
-                }
-                None => {
-                    rows.extend((file_rows..file_rows + n).map(|k| k as u64));
-                    batch
-                }
-            },
-            _ => batch,
-        };
-        file_rows += n;
-        batches.push(batch);
-    }
+    let groups: Vec<(usize, usize)> = {
+        let mut start = 0;
+        meta.metadata()
+            .row_groups()
+            .iter()
+            .enumerate()
+            .map(|(g, rg)| {
+                let s = start;
+                start += usize::try_from(rg.num_rows()).unwrap_or(0);
+                (g, s)
+            })
+            .collect()
+    };
+    // One task per row group: its batches, filtered to the partition, and
+    // (when filtering) the file rows kept.
+    type Piece = (Vec<RecordBatch>, Vec<u64>, usize);
+    let pieces: Vec<Piece> = groups
+        .par_iter()
+        .map(|&(g, first_row)| -> std::result::Result<Piece, Decode> {
+            let handle = File::open(path).map_err(|e| Decode::Parquet(e.to_string()))?;
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
+                .with_row_groups(vec![g])
+                .with_projection(mask.clone())
+                .with_batch_size(DECODE_BATCH_ROWS)
+                .build()
+                .map_err(perr)?;
+            let mut batches = Vec::new();
+            let mut kept = Vec::new();
+            let mut row = first_row;
+            for batch in reader {
+                let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
+                let n = batch.num_rows();
+                let batch = match (id_pos, partition) {
+                    (Some(pos), Some(p)) => match partition_mask(&batch, pos, p) {
+                        Some(m) => {
+                            kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
+                            filter_record_batch(&batch, &m)
+                                .map_err(|e| Decode::Parquet(e.to_string()))?
+                        }
+                        None => {
+                            kept.extend((row..row + n).map(|k| k as u64));
+                            batch
+                        }
+                    },
+                    _ => batch,
+                };
+                row += n;
+                batches.push(batch);
+            }
+            Ok((batches, kept, row - first_row))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let file_rows = pieces.iter().map(|p| p.2).sum();
+    let file_row_of = id_pos.map(|_| pieces.iter().flat_map(|p| p.1.iter().copied()).collect());
+    let batches: Vec<RecordBatch> = pieces.into_iter().flat_map(|p| p.0).collect();
     let mut arrays = Vec::with_capacity(wanted.len());
     for &i in &wanted {
         let name = fields[i].name().clone();

@@ -9,7 +9,7 @@ use arrow::util::display::array_value_to_string;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::read::{read_table, Column, RawTable};
+use super::read::{check_file, read_table, Column, RawTable};
 use super::{
     Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, BORROWERS,
     CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, PAYMENTS_UNTAGGED, SCHEDULE,
@@ -346,57 +346,27 @@ fn same_id_type(raw: &RawTable, name: &'static str, expected: IdType) -> Result<
 }
 
 /// Reads and validates all input tables.
+///
+/// Fatal problems of the files come first, from their footers: every file
+/// opens, is Parquet and has the contract's columns before any row is read.
+/// Then each table is read, validated and dropped before the next is read,
+/// so at most one raw table is in memory beside the validated rows.
 pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
-    // Fatal problems first: every file opens and has the contract's columns
-    // before any row is judged.
-    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition)?;
-    // A payment's loan_id means nothing when the schedule names no loans: it
-    // is then not read (and listed as ignored).
-    let payments_spec = if schedule_raw.column("loan_id").is_some() {
-        &PAYMENTS
-    } else {
-        &PAYMENTS_UNTAGGED
-    };
-    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition)?;
-    let borrowers_raw = paths
-        .borrowers
-        .as_deref()
-        .map(|p| read_table(p, &BORROWERS, opts.partition))
-        .transpose()?;
-    let contacts_raw = paths
-        .contacts
-        .as_deref()
-        .map(|p| read_table(p, &CONTACTS, opts.partition))
-        .transpose()?;
-    let labels_raw = paths
-        .labels
-        .as_deref()
-        .map(|p| read_table(p, &LABELS, opts.partition))
-        .transpose()?;
-
-    let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
-    for raw in [
-        Some(&payments_raw),
-        borrowers_raw.as_ref(),
-        contacts_raw.as_ref(),
-        labels_raw.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        same_id_type(raw, "borrower_id", id_type)?;
+    check_file(&paths.schedule, &SCHEDULE)?;
+    check_file(&paths.payments, &PAYMENTS_UNTAGGED)?;
+    for (path, spec) in [
+        (paths.borrowers.as_deref(), &BORROWERS),
+        (paths.contacts.as_deref(), &CONTACTS),
+        (paths.labels.as_deref(), &LABELS),
+    ] {
+        if let Some(p) = path {
+            check_file(p, spec)?;
+        }
     }
-    let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
-    if let Some(t) = loan_type {
-        same_id_type(&payments_raw, "loan_id", t)?;
-    }
-    for name in &opts.attributes {
-        let known = borrowers_raw
-            .as_ref()
-            .is_some_and(|b| b.column(name).is_some() && BORROWERS.kind_of(name).is_none());
-        if !known {
+    if paths.borrowers.is_none() {
+        if let Some(name) = opts.attributes.first() {
             return Err(ContractError::UnknownAttribute {
-                path: paths.borrowers.clone(),
+                path: None,
                 column: name.clone(),
             });
         }
@@ -405,11 +375,32 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     let mut reports = Vec::new();
     let mut rejects = Vec::new();
 
-    // Each raw table is dropped once validated, to bound peak memory.
+    let clock = std::time::Instant::now();
+    let lap =
+        |what: &str| log::debug!("load: {what} done at {:.3}s", clock.elapsed().as_secs_f64());
+    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition)?;
+    lap("schedule read");
+    let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
+    let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
+    // A payment's loan_id means nothing when the schedule names no loans: it
+    // is then not read (and listed as ignored).
+    let payments_spec = if schedule_raw.column("loan_id").is_some() {
+        &PAYMENTS
+    } else {
+        &PAYMENTS_UNTAGGED
+    };
     let (borrowers, loans, schedule, loan_pairs) =
         load_schedule(&schedule_raw, &mut reports, &mut rejects);
     drop(schedule_raw);
+    lap("schedule validated");
     let n = borrowers.len();
+
+    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition)?;
+    lap("payments read");
+    same_id_type(&payments_raw, "borrower_id", id_type)?;
+    if let Some(t) = loan_type {
+        same_id_type(&payments_raw, "loan_id", t)?;
+    }
     let (payments, last_payment) = load_payments(
         &payments_raw,
         &borrowers,
@@ -419,21 +410,52 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
         &mut rejects,
     );
     drop((payments_raw, loan_pairs, loans));
-    let contacts =
-        contacts_raw.map(|raw| load_contacts(&raw, &borrowers, &mut reports, &mut rejects));
-    let (flags, attributes) = match &borrowers_raw {
-        Some(raw) => load_borrowers(
-            raw,
-            &borrowers,
-            &opts.attributes,
-            &mut reports,
-            &mut rejects,
-        ),
+    lap("payments validated");
+
+    let contacts = match paths.contacts.as_deref() {
+        Some(p) => {
+            let raw = read_table(p, &CONTACTS, opts.partition)?;
+            lap("contacts read");
+            same_id_type(&raw, "borrower_id", id_type)?;
+            let c = load_contacts(&raw, &borrowers, &mut reports, &mut rejects);
+            drop(raw);
+            lap("contacts validated");
+            Some(c)
+        }
+        None => None,
+    };
+
+    let (flags, attributes) = match paths.borrowers.as_deref() {
+        Some(p) => {
+            let raw = read_table(p, &BORROWERS, opts.partition)?;
+            same_id_type(&raw, "borrower_id", id_type)?;
+            for name in &opts.attributes {
+                if raw.column(name).is_none() || BORROWERS.kind_of(name).is_some() {
+                    return Err(ContractError::UnknownAttribute {
+                        path: paths.borrowers.clone(),
+                        column: name.clone(),
+                    });
+                }
+            }
+            load_borrowers(
+                &raw,
+                &borrowers,
+                &opts.attributes,
+                &mut reports,
+                &mut rejects,
+            )
+        }
         None => (vec![Flags::default(); n], Vec::new()),
     };
-    let labels = labels_raw
-        .as_ref()
-        .map(|raw| load_labels(raw, &borrowers, &mut reports, &mut rejects));
+
+    let labels = match paths.labels.as_deref() {
+        Some(p) => {
+            let raw = read_table(p, &LABELS, opts.partition)?;
+            same_id_type(&raw, "borrower_id", id_type)?;
+            Some(load_labels(&raw, &borrowers, &mut reports, &mut rejects))
+        }
+        None => None,
+    };
 
     // Rejects in load order of the tables, then file row order, whatever
     // order the checks found them in (and however the rows were partitioned).

@@ -2,6 +2,7 @@
 //! `*Options` struct, running the stages in data-flow order and writing the
 //! outputs. Jobs return summaries; they never print.
 
+pub mod bench;
 pub mod features;
 pub mod run;
 pub mod score;
@@ -12,6 +13,22 @@ use std::time::{Duration, Instant};
 
 use crate::contract::Reject;
 use crate::output::{self, tables};
+
+/// This process's peak resident set size in bytes since it started or since
+/// the last [`reset_peak_rss`] (Linux `VmHWM`; None elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets the peak RSS to the current RSS (Linux: `5` to
+/// `/proc/self/clear_refs`), so [`peak_rss_bytes`] measures what follows.
+/// Returns false where that is not possible.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
 
 /// `features.parquet` -> `features.<suffix>` beside it.
 pub fn sibling(out: &Path, suffix: &str) -> PathBuf {

@@ -224,6 +224,8 @@ pub struct Manifest {
     /// one partition's output (capacity is over the whole night, so it is
     /// applied when the partitions are combined).
     pub capacity_applied: bool,
+    /// The run's peak resident memory in bytes (Linux; null elsewhere).
+    pub peak_rss_bytes: Option<u64>,
     /// Files written.
     pub outputs: Vec<String>,
     /// "ok" (a failed run writes no manifest).
@@ -469,47 +471,12 @@ fn score_part(
         })
         .collect();
 
-    // Decisions, in scored-row (borrower) order.
-    let fs = &s.features;
-    let width = fs.names.len();
-    let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
-    let action_day = opts.as_of + 1;
-    let mut decisions = Vec::with_capacity(s.rows.len());
-    let mut arms = Vec::with_capacity(s.rows.len());
-    for r in &s.rows {
-        let b = fs.rows[r.row].borrower;
-        let values = &fs.values[r.row * width..(r.row + 1) * width];
-        let id = s.ledger.borrowers.display(b);
-        let next_due = s
-            .ledger
-            .schedule
-            .of(b)
-            .iter()
-            .map(|i| i.due)
-            .filter(|&d| d > opts.as_of)
-            .min();
-        let contact = match (&strategy.contact_rules, &s.ledger.contacts) {
-            (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
-            (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
-            _ => None,
-        };
-        let a = arm(strategy, &id);
-        let state = BorrowerState {
-            dpd: values[dpd_col] as i64,
-            band: strategy_band(strategy, r.p_repay, &s.model.bands[r.band].band),
-            days_to_next_due: next_due.map(|d| i64::from(d - opts.as_of)),
-            flags: s.ledger.flags[b as usize],
-            contact,
-            arm: a,
-        };
-        decisions.push(decide(strategy, &state));
-        arms.push(a);
-    }
+    let (decisions, arms) = decide_all(strategy, &s, opts.as_of);
     clock.lap("strategy");
 
     let batch = tables::run_table(
         &s.ledger,
-        fs,
+        &s.features,
         &s.model,
         &s.rows,
         &s.model_sha256,
@@ -543,6 +510,7 @@ fn score_part(
         ]
         .into(),
         capacity_applied: false,
+        peak_rss_bytes: None,
         outputs: Vec::new(),
         status: "ok".into(),
     };
@@ -552,6 +520,54 @@ fn score_part(
         rejects,
         manifest,
     })
+}
+
+/// The strategy's decision and arm for every scored row, in row order
+/// (capacity not yet applied).
+pub fn decide_all(
+    strategy: &Strategy,
+    s: &crate::jobs::score::Scored,
+    as_of: Day,
+) -> (
+    Vec<crate::strategy::Decision>,
+    Vec<crate::strategy::arms::Arm>,
+) {
+    let fs = &s.features;
+    let width = fs.names.len();
+    let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
+    let action_day = as_of + 1;
+    let mut decisions = Vec::with_capacity(s.rows.len());
+    let mut arms = Vec::with_capacity(s.rows.len());
+    for r in &s.rows {
+        let b = fs.rows[r.row].borrower;
+        let values = &fs.values[r.row * width..(r.row + 1) * width];
+        let id = s.ledger.borrowers.display(b);
+        let next_due = s
+            .ledger
+            .schedule
+            .of(b)
+            .iter()
+            .map(|i| i.due)
+            .filter(|&d| d > as_of)
+            .min();
+        let contact = match (&strategy.contact_rules, &s.ledger.contacts) {
+            (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
+            (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
+            _ => None,
+        };
+        let a = arm(strategy, &id);
+        let state = BorrowerState {
+            dpd: values[dpd_col] as i64,
+            band: strategy_band(strategy, r.p_repay, &s.model.bands[r.band].band),
+            days_to_next_due: next_due.map(|d| i64::from(d - as_of)),
+            flags: s.ledger.flags[b as usize],
+            contact,
+            arm: a,
+        };
+        decisions.push(decide(strategy, &state));
+        arms.push(a);
+    }
+    (decisions, arms)
 }
 
 /// The strategy's band index of a borrower: by its own cut-offs on p_repay,
@@ -741,6 +757,7 @@ fn finish(
     clock.lap("write");
     m.capacity_applied = true;
     m.scored = at as u64;
+    m.peak_rss_bytes = crate::jobs::peak_rss_bytes();
     add_laps(&mut m, clock);
     m.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
         .into_iter()
@@ -868,6 +885,7 @@ fn write_part(part: Part, dir: &Path, dest: &Path, clock: &mut Stopwatch) -> Res
     }
     clock.lap("write");
     add_laps(&mut manifest, clock);
+    manifest.peak_rss_bytes = crate::jobs::peak_rss_bytes();
     manifest.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
         .into_iter()
         .flatten()

@@ -67,31 +67,7 @@ pub fn run(opts: &TrainJobOptions) -> Result<Model> {
             snapshots,
             load,
             data_end,
-        } => {
-            let ledger = contract::load(inputs, load)?;
-            let fs = ledger::build(&ledger, snapshots)?;
-            let labeled = labels::attach(
-                &fs,
-                ledger.labels.as_deref(),
-                data_end.or(ledger.last_payment),
-            );
-            let width = fs.names.len();
-            let mut t = TrainingTable {
-                names: fs.names.clone(),
-                horizon_days: Some(fs.horizon_days),
-                ..TrainingTable::default()
-            };
-            for (i, &k) in labeled.rows.iter().enumerate() {
-                let r = fs.rows[k];
-                t.values
-                    .extend_from_slice(&fs.values[k * width..(k + 1) * width]);
-                t.labels.push(labeled.repaid[i]);
-                t.groups
-                    .push(group_hash(&ledger.borrowers.display(r.borrower)));
-                t.as_of.push(fs.as_of[r.snapshot as usize]);
-            }
-            t
-        }
+        } => ledger_table(inputs, snapshots, load, *data_end)?,
     };
     let mut topts = opts.train.clone();
     let name = opts
@@ -121,6 +97,39 @@ pub fn run(opts: &TrainJobOptions) -> Result<Model> {
     )?;
     file.commit()?;
     Ok(model)
+}
+
+/// Reads and validates a ledger, builds its snapshots' features and labels,
+/// and returns the labelled rows as a training table.
+pub fn ledger_table(
+    inputs: &contract::InputPaths,
+    snapshots: &SnapshotOptions,
+    load: &LoadOptions,
+    data_end: Option<Day>,
+) -> Result<TrainingTable> {
+    let ledger = contract::load(inputs, load)?;
+    let fs = ledger::build(&ledger, snapshots)?;
+    let labeled = labels::attach(
+        &fs,
+        ledger.labels.as_deref(),
+        data_end.or(ledger.last_payment),
+    );
+    let width = fs.names.len();
+    let mut t = TrainingTable {
+        names: fs.names.clone(),
+        horizon_days: Some(fs.horizon_days),
+        ..TrainingTable::default()
+    };
+    for (i, &k) in labeled.rows.iter().enumerate() {
+        let r = fs.rows[k];
+        t.values
+            .extend_from_slice(&fs.values[k * width..(k + 1) * width]);
+        t.labels.push(labeled.repaid[i]);
+        t.groups
+            .push(group_hash(&ledger.borrowers.display(r.borrower)));
+        t.as_of.push(fs.as_of[r.snapshot as usize]);
+    }
+    Ok(t)
 }
 
 /// Reads a feature table written by `dunning features`: every Float64 column
