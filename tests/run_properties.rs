@@ -104,3 +104,69 @@ proptest! {
         prop_assert_eq!(one.by_bucket_and_treatment, many.by_bucket_and_treatment);
     }
 }
+
+/// Rewrites a Parquet file with row groups of `rows` rows.
+fn rewrite_with_row_groups(path: &std::path::Path, rows: usize) {
+    let t = read(path);
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows))
+        .build();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, t.schema(), Some(props)).unwrap();
+    w.write(&t).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn range_partitions_skip_row_groups_and_change_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut g = GenerateOptions::new(600, 11, dir.path().join("in"));
+    g.bad_rows = 12;
+    generate(&g).unwrap();
+    // Many small row groups in borrower order, as a large sorted export has.
+    for t in ["schedule", "payments", "contacts", "borrowers"] {
+        rewrite_with_row_groups(&dir.path().join(format!("in/{t}.parquet")), 700);
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let opts = |out: &str, partitions: u32, partition: Option<u32>| RunOptions {
+        model: format!("{root}/models/default").into(),
+        strategy: format!("{root}/strategies/default.toml").into(),
+        inputs: InputPaths::in_dir(&dir.path().join("in")),
+        as_of: ymd(2025, 12, 31),
+        out: dir.path().join(out),
+        tolerance: 0.01,
+        strict: false,
+        partitions,
+        partition,
+    };
+    run(&opts("one", 1, None)).unwrap();
+    run(&opts("many", 4, None)).unwrap();
+    for f in ["scored.parquet", "rejects.parquet"] {
+        let a = std::fs::read(dir.path().join("one/2025-12-31").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("many/2025-12-31").join(f)).unwrap();
+        assert!(a == b, "{f} differs under range partitions");
+    }
+    // Each partition's share: the range scheme, and most rows never decoded
+    // for it (counted as other partitions).
+    let mut used = 0;
+    for i in 0..4 {
+        let m = run(&opts("parts", 4, Some(i))).unwrap();
+        let p = m.partition.clone().unwrap();
+        assert!(
+            matches!(p.scheme, dunning::contract::PartitionScheme::Ranges { .. }),
+            "{p:?}"
+        );
+        let schedule = &m.inputs[0];
+        assert_eq!(
+            schedule.rows,
+            schedule.used + schedule.rejected + schedule.unmatched + schedule.other_partitions
+        );
+        assert!(
+            schedule.other_partitions > schedule.rows / 2,
+            "{schedule:?}"
+        );
+        used += schedule.used;
+    }
+    let one = run(&opts("one", 1, None)).unwrap();
+    assert_eq!(used, one.inputs[0].used);
+}

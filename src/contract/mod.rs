@@ -383,32 +383,108 @@ pub const MIN_DAY: Day = -25_567;
 /// Latest accepted date (2200-12-31).
 pub const MAX_DAY: Day = 84_370;
 
-/// One of `count` hash partitions of the borrowers (`--partitions`,
+/// One of `count` partitions of the borrowers (`--partitions`,
 /// `--partition`). Every row of every table belongs to the partition of its
 /// borrower_id, so each partition holds whole borrowers and the partitions
-/// together hold every row exactly once. The hash is of the canonical id
-/// (integers of any width as i64; strings as UTF-8 bytes) and is the same on
-/// every machine and release, so partitions can run on different machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// together hold every row exactly once. The assignment depends only on the
+/// id and the [`PartitionScheme`], which is derived from the schedule file's
+/// footer: the same files give the same partitions on every machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Partition {
     /// This partition, `0..count`.
     pub index: u32,
     /// The number of partitions, at least 1.
     pub count: u32,
+    /// How ids map to partitions.
+    pub scheme: PartitionScheme,
+}
+
+/// How borrower ids are assigned to partitions.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PartitionScheme {
+    /// A stable hash of the canonical id (integers as i64, strings as UTF-8
+    /// bytes): any input, but every partition decodes every row group.
+    Hash,
+    /// Integer id ranges: partition k holds ids in `[starts[k-1], starts[k])`
+    /// (open-ended at both ends). Chosen when the schedule is stored in
+    /// borrower_id order, as ledger exports usually are: a partition then
+    /// decodes only the row groups whose id statistics overlap its range.
+    Ranges {
+        /// The first id of partitions 1..count.
+        starts: Vec<i64>,
+    },
 }
 
 impl Partition {
-    /// The partition of an integer borrower id.
-    pub fn of_int(id: i64, count: u32) -> u32 {
-        (crate::hash::splitmix64(id as u64) % u64::from(count)) as u32
-    }
-    /// The partition of a string borrower id.
-    pub fn of_str(id: &str, count: u32) -> u32 {
-        (crate::hash::splitmix64(crate::hash::fnv1a64(id.bytes())) % u64::from(count)) as u32
-    }
     /// The partition of a row whose borrower_id is null or unreadable (it is
     /// rejected there).
     pub const NULL: u32 = 0;
+
+    /// The partition of an integer borrower id.
+    pub fn of_int(&self, id: i64) -> u32 {
+        match &self.scheme {
+            PartitionScheme::Hash => {
+                (crate::hash::splitmix64(id as u64) % u64::from(self.count)) as u32
+            }
+            PartitionScheme::Ranges { starts } => starts.partition_point(|&s| s <= id) as u32,
+        }
+    }
+
+    /// The partition of a string borrower id.
+    pub fn of_str(&self, id: &str) -> u32 {
+        let h = crate::hash::splitmix64(crate::hash::fnv1a64(id.bytes()));
+        (h % u64::from(self.count)) as u32
+    }
+
+    /// The ids `[lo, hi]` this partition can hold under a range scheme.
+    pub fn id_range(&self) -> Option<(i64, i64)> {
+        match &self.scheme {
+            PartitionScheme::Hash => None,
+            PartitionScheme::Ranges { starts } => {
+                let k = self.index as usize;
+                let lo = if k == 0 { i64::MIN } else { starts[k - 1] };
+                let hi = starts.get(k).map_or(i64::MAX, |&s| s - 1);
+                Some((lo, hi))
+            }
+        }
+    }
+}
+
+/// The partition scheme of `count` partitions for a schedule file: integer
+/// ranges at row-group boundaries when its borrower_id is a signed integer
+/// column whose row groups are in id order (by their statistics, allowing a
+/// tenth of them out of order) and there are at least `count` row groups; a
+/// hash otherwise. Reads only the footer.
+pub fn partition_scheme(schedule: &Path, count: u32) -> Result<PartitionScheme> {
+    read::check_file(schedule, &SCHEDULE)?;
+    let ranges = read::row_group_id_ranges(schedule)?;
+    // Ranges need a row-group boundary per partition boundary to be balanced.
+    let Some(ranges) = ranges.filter(|r| r.len() >= count as usize && count > 1) else {
+        return Ok(PartitionScheme::Hash);
+    };
+    // In id order, up to a few stray row groups (such as late corrections
+    // appended at the end): those are decoded by every partition they
+    // overlap, which costs time but never correctness.
+    let g = ranges.len();
+    let out_of_order = ranges.windows(2).filter(|w| w[0].1 > w[1].0).count();
+    if out_of_order > (g / 10).max(1) {
+        return Ok(PartitionScheme::Hash);
+    }
+    // Boundaries at the first id of evenly spaced row groups (by first id),
+    // strictly increasing (a partition may be empty on a tiny file).
+    let mut mins: Vec<i64> = ranges.iter().map(|r| r.0).collect();
+    mins.sort_unstable();
+    let mut starts: Vec<i64> = Vec::with_capacity(count as usize - 1);
+    for k in 1..count as usize {
+        let s = mins[(k * g / count as usize).min(g - 1)];
+        let s = match starts.last() {
+            Some(&prev) if s <= prev => prev.saturating_add(1),
+            _ => s,
+        };
+        starts.push(s);
+    }
+    Ok(PartitionScheme::Ranges { starts })
 }
 
 /// Row counts of one input table:
@@ -437,6 +513,36 @@ pub struct TableReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_partitions_own_half_open_id_ranges() {
+        let p = |index| Partition {
+            index,
+            count: 4,
+            scheme: PartitionScheme::Ranges {
+                starts: vec![10, 20, 30],
+            },
+        };
+        let owner: Vec<u32> = [i64::MIN, 5, 9, 10, 19, 20, 29, 30, i64::MAX]
+            .iter()
+            .map(|&id| p(0).of_int(id))
+            .collect();
+        assert_eq!(owner, [0, 0, 0, 1, 1, 2, 2, 3, 3]);
+        assert_eq!(p(0).id_range(), Some((i64::MIN, 9)));
+        assert_eq!(p(1).id_range(), Some((10, 19)));
+        assert_eq!(p(3).id_range(), Some((30, i64::MAX)));
+        let h = Partition {
+            index: 0,
+            count: 4,
+            scheme: PartitionScheme::Hash,
+        };
+        assert_eq!(h.id_range(), None);
+        let mut seen = [0u32; 4];
+        for id in 0..4000 {
+            seen[h.of_int(id) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&n| (800..1200).contains(&n)), "{seen:?}");
+    }
     use crate::dates::ymd;
 
     #[test]

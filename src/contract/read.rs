@@ -11,11 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Array, Int64Array, Int64Builder,
-    StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, DictionaryArray, Float64Array,
+    Int64Array, Int64Builder, StringArray,
 };
 use arrow::compute::{cast, concat, filter_record_batch};
-use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit, UInt64Type};
+use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, TimeUnit, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
@@ -43,8 +43,9 @@ pub enum Column {
     Float(Float64Array),
     /// Booleans (Boolean, or integers that are all 0 or 1 or null).
     Bool(BooleanArray),
-    /// Text.
-    Text(StringArray),
+    /// Categorical text (channel, outcome): dictionary keys into distinct
+    /// values, so each distinct value is judged once, not once per row.
+    Text(DictionaryArray<Int32Type>),
 }
 
 impl Column {
@@ -69,10 +70,10 @@ impl Column {
             _ => None,
         }
     }
-    /// The text, when this is a text column.
-    pub fn as_text(&self) -> Option<&StringArray> {
+    /// The categorical text, when this is a text column (values are Utf8).
+    pub fn as_text(&self) -> Option<&DictionaryArray<Int32Type>> {
         match self {
-            Column::Text(a) | Column::StrId(a) => Some(a),
+            Column::Text(a) => Some(a),
             _ => None,
         }
     }
@@ -163,7 +164,7 @@ pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
 pub fn read_table(
     path: &Path,
     spec: &'static TableSpec,
-    partition: Option<Partition>,
+    partition: Option<&Partition>,
 ) -> Result<RawTable> {
     let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
         path: path.to_path_buf(),
@@ -254,29 +255,71 @@ struct Decoded {
 /// Which rows of `batch` belong to `partition`, judged on its `borrower_id`
 /// column (at `pos`) in canonical form. None when the column cannot be read
 /// as an id: the whole-table conversion then reports the wrong type.
-fn partition_mask(batch: &RecordBatch, pos: usize, partition: Partition) -> Option<BooleanArray> {
+fn partition_mask(batch: &RecordBatch, pos: usize, partition: &Partition) -> Option<BooleanArray> {
     let array = batch.column(pos);
-    let owned = |p: u32| p == partition.index;
+    let owned = |p: u32| Some(p == partition.index);
     let mask = match convert(array, ColumnKind::Id).ok()? {
         Column::IntId(a) => a
             .iter()
-            .map(|v| {
-                Some(owned(v.map_or(Partition::NULL, |v| {
-                    Partition::of_int(v, partition.count)
-                })))
-            })
+            .map(|v| owned(v.map_or(Partition::NULL, |v| partition.of_int(v))))
             .collect(),
         Column::StrId(a) => a
             .iter()
-            .map(|v| {
-                Some(owned(v.map_or(Partition::NULL, |v| {
-                    Partition::of_str(v, partition.count)
-                })))
-            })
+            .map(|v| owned(v.map_or(Partition::NULL, |v| partition.of_str(v))))
             .collect(),
         _ => return None,
     };
     Some(mask)
+}
+
+/// The borrower_id statistics of each row group, `(min, max, has_nulls)`,
+/// when the column is a signed integer with statistics in every row group.
+fn id_statistics(meta: &ArrowReaderMetadata) -> Option<Vec<(i64, i64, bool)>> {
+    use parquet::file::statistics::Statistics;
+    let field = meta.schema().field_with_name("borrower_id").ok()?;
+    if !matches!(
+        field.data_type(),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+    ) {
+        return None;
+    }
+    let leaf = meta
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.path().parts() == ["borrower_id"])?;
+    meta.metadata()
+        .row_groups()
+        .iter()
+        .map(|rg| {
+            let stats = rg.column(leaf).statistics()?;
+            let nulls = stats.null_count_opt().is_none_or(|n| n > 0);
+            match stats {
+                Statistics::Int64(v) => Some((*v.min_opt()?, *v.max_opt()?, nulls)),
+                Statistics::Int32(v) => {
+                    Some((i64::from(*v.min_opt()?), i64::from(*v.max_opt()?), nulls))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The borrower_id range `(min, max)` of each row group of `path`, from its
+/// footer, when every row group has integer statistics (None otherwise).
+pub fn row_group_id_ranges(path: &Path) -> Result<Option<Vec<(i64, i64)>>> {
+    let file = File::open(path).map_err(|source| ContractError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+    }));
+    let meta = match loaded {
+        Ok(Ok(m)) => m,
+        _ => return Ok(None),
+    };
+    Ok(id_statistics(&meta).map(|v| v.into_iter().map(|(lo, hi, _)| (lo, hi)).collect()))
 }
 
 /// Rows per decoded batch: large enough that per-batch overhead vanishes,
@@ -290,10 +333,46 @@ fn decode(
     path: &Path,
     file: File,
     spec: &TableSpec,
-    partition: Option<Partition>,
+    partition: Option<&Partition>,
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(perr)?;
+    // Categorical text columns stored as plain strings are decoded straight
+    // into dictionaries (Parquet stores them dictionary-encoded): no string
+    // per row is built.
+    let hinted: Vec<Arc<Field>> = meta
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            if spec.kind_of(f.name()) == Some(ColumnKind::Text) && *f.data_type() == DataType::Utf8
+            {
+                Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                    Box::new(DataType::Int32),
+                    Box::new(DataType::Utf8),
+                )))
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let meta = if hinted
+        .iter()
+        .zip(meta.schema().fields())
+        .any(|(a, b)| a != b)
+    {
+        let hint = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+            hinted,
+            meta.schema().metadata().clone(),
+        ));
+        ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::default().with_schema(hint),
+        )
+        .map_err(perr)?
+    } else {
+        meta
+    };
     let fields: Vec<Arc<Field>> = meta.schema().fields().iter().cloned().collect();
     for col in spec.columns.iter().filter(|c| c.required) {
         if !fields.iter().any(|f| f.name() == col.name) {
@@ -322,6 +401,21 @@ fn decode(
         let i = fields.iter().position(|f| f.name() == "borrower_id")?;
         sorted.binary_search(&i).ok()
     });
+    // Under a range scheme, row groups whose id statistics lie outside the
+    // partition's range are not decoded at all (their rows belong to other
+    // partitions); nulls belong to partition 0.
+    let stats = partition
+        .and_then(|p| p.id_range())
+        .and_then(|_| id_statistics(&meta));
+    let wanted_group = |g: usize| -> bool {
+        match (partition, partition.and_then(|p| p.id_range()), &stats) {
+            (Some(p), Some((lo, hi)), Some(st)) => {
+                let (min, max, nulls) = st[g];
+                (max >= lo && min <= hi) || (nulls && p.index == Partition::NULL)
+            }
+            _ => true,
+        }
+    };
     let groups: Vec<(usize, usize)> = {
         let mut start = 0;
         meta.metadata()
@@ -341,6 +435,10 @@ fn decode(
     let pieces: Vec<Piece> = groups
         .par_iter()
         .map(|&(g, first_row)| -> std::result::Result<Piece, Decode> {
+            if !wanted_group(g) {
+                let rows = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
+                return Ok((Vec::new(), Vec::new(), rows));
+            }
             let handle = File::open(path).map_err(|e| Decode::Parquet(e.to_string()))?;
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
                 .with_row_groups(vec![g])
@@ -458,11 +556,14 @@ fn convert(array: &ArrayRef, kind: ColumnKind) -> std::result::Result<Column, &'
             .map(Column::Bool)
             .ok_or("a Boolean (or integers 0/1)"),
         ColumnKind::Text => {
-            if is_text(t) {
-                Ok(Column::Text(utf8(array)))
-            } else {
-                Err("a string")
+            if !is_text(t) {
+                return Err("a string");
             }
+            // Read as a dictionary already (see `decode`), this is cheap;
+            // other text types are dictionary-encoded here.
+            let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+            let c = cast(array, &dict).map_err(|_| "a string")?;
+            Ok(Column::Text(c.as_dictionary::<Int32Type>().clone()))
         }
     }
 }

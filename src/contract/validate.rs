@@ -4,7 +4,7 @@
 //! the original values, the file, the row index and the reason), or counted
 //! as unmatched. With `strict`, any reject is fatal.
 
-use arrow::array::Array;
+use arrow::array::{Array, AsArray};
 use arrow::util::display::array_value_to_string;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -378,7 +378,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| log::debug!("load: {what} done at {:.3}s", clock.elapsed().as_secs_f64());
-    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition)?;
+    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition.as_ref())?;
     lap("schedule read");
     let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
     let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
@@ -395,7 +395,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     lap("schedule validated");
     let n = borrowers.len();
 
-    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition)?;
+    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition.as_ref())?;
     lap("payments read");
     same_id_type(&payments_raw, "borrower_id", id_type)?;
     if let Some(t) = loan_type {
@@ -414,7 +414,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let contacts = match paths.contacts.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &CONTACTS, opts.partition)?;
+            let raw = read_table(p, &CONTACTS, opts.partition.as_ref())?;
             lap("contacts read");
             same_id_type(&raw, "borrower_id", id_type)?;
             let c = load_contacts(&raw, &borrowers, &mut reports, &mut rejects);
@@ -427,7 +427,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let (flags, attributes) = match paths.borrowers.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &BORROWERS, opts.partition)?;
+            let raw = read_table(p, &BORROWERS, opts.partition.as_ref())?;
             same_id_type(&raw, "borrower_id", id_type)?;
             for name in &opts.attributes {
                 if raw.column(name).is_none() || BORROWERS.kind_of(name).is_some() {
@@ -450,7 +450,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let labels = match paths.labels.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &LABELS, opts.partition)?;
+            let raw = read_table(p, &LABELS, opts.partition.as_ref())?;
             same_id_type(&raw, "borrower_id", id_type)?;
             Some(load_labels(&raw, &borrowers, &mut reports, &mut rejects))
         }
@@ -662,6 +662,19 @@ fn load_contacts(
     let time = need(raw, "contact_time").as_i64().expect("time column");
     let channel = need(raw, "channel").as_text().expect("text column");
     let outcome = need(raw, "outcome").as_text().expect("text column");
+    // Each distinct spelling is parsed once; rows look their key up.
+    fn spelled<T>(
+        d: &arrow::array::DictionaryArray<arrow::datatypes::Int32Type>,
+        parse: fn(&str) -> Option<T>,
+    ) -> Vec<Option<T>> {
+        let v = d.values().as_string::<i32>();
+        (0..v.len())
+            .map(|k| v.is_valid(k).then(|| parse(v.value(k))).flatten())
+            .collect()
+    }
+    let channels = spelled(channel, Channel::parse);
+    let outcomes = spelled(outcome, Outcome::parse);
+    let (channel_keys, outcome_keys) = (channel.keys(), outcome.keys());
     let p_amount = raw.column("promise_amount");
     let p_date = raw.column("promise_date");
     let mut by_id = borrowers.cached(ids);
@@ -684,9 +697,14 @@ fn load_contacts(
             );
             continue;
         }
-        let Some(ch) = channel
+        let Some(ch) = channel_keys
             .is_valid(row)
-            .then(|| Channel::parse(channel.value(row)))
+            .then(|| {
+                channels
+                    .get(channel_keys.value(row) as usize)
+                    .copied()
+                    .flatten()
+            })
             .flatten()
         else {
             rj.reject(
@@ -696,9 +714,14 @@ fn load_contacts(
             );
             continue;
         };
-        let Some(oc) = outcome
+        let Some(oc) = outcome_keys
             .is_valid(row)
-            .then(|| Outcome::parse(outcome.value(row)))
+            .then(|| {
+                outcomes
+                    .get(outcome_keys.value(row) as usize)
+                    .copied()
+                    .flatten()
+            })
             .flatten()
         else {
             rj.reject(row, Some("outcome"), "outcome is not one of no_answer, right_party, promise_to_pay, refused, paid, wrong_party");

@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{InputPaths, Partition};
+use crate::contract::{InputPaths, Partition, PartitionScheme};
 use crate::dates::{self, Day};
 use crate::error::{Error, Result};
 use crate::jobs::score::load_and_score;
@@ -343,6 +343,8 @@ struct Prepared {
     /// (table, path, size, sha256) of each input file.
     files: Vec<(&'static str, PathBuf, u64, String)>,
     run_id: String,
+    /// How borrowers map to partitions (when partitioned).
+    scheme: PartitionScheme,
 }
 
 fn model_json(path: &Path) -> PathBuf {
@@ -394,7 +396,13 @@ fn prepare(opts: &RunOptions) -> Result<Prepared> {
     run_hash.update(strategy_sha256.as_bytes());
     run_hash.update(dates::format(opts.as_of).as_bytes());
     let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+    let scheme = if opts.partitions > 1 {
+        crate::contract::partition_scheme(&opts.inputs.schedule, opts.partitions)?
+    } else {
+        PartitionScheme::Hash
+    };
     Ok(Prepared {
+        scheme,
         strategy,
         strategy_sha256,
         model_sha256,
@@ -427,7 +435,7 @@ fn score_part(
         opts.as_of,
         opts.tolerance,
         opts.strict,
-        partition,
+        partition.clone(),
         clock,
     )?;
     if s.model_sha256 != prep.model_sha256 {
@@ -775,13 +783,8 @@ fn add_laps(m: &mut Manifest, clock: &mut Stopwatch) {
 }
 
 /// The directory of partition `p` of a night: `OUT/AS_OF.part-I-of-N`.
-pub fn partition_dir(out: &Path, as_of: Day, p: Partition) -> PathBuf {
-    out.join(format!(
-        "{}.part-{}-of-{}",
-        dates::format(as_of),
-        p.index,
-        p.count
-    ))
+pub fn partition_dir(out: &Path, as_of: Day, index: u32, count: u32) -> PathBuf {
+    out.join(format!("{}.part-{index}-of-{count}", dates::format(as_of)))
 }
 
 /// [`run`], reporting each of the [`STAGES`] to `observer` as it ends.
@@ -807,8 +810,12 @@ pub fn run_observed(
     let prep = prepare(opts)?;
     match opts.partition {
         Some(index) => {
-            let p = Partition { index, count };
-            let dest = partition_dir(&opts.out, opts.as_of, p);
+            let p = Partition {
+                index,
+                count,
+                scheme: prep.scheme.clone(),
+            };
+            let dest = partition_dir(&opts.out, opts.as_of, index, count);
             let _lock = lock(&dest)?;
             let part = score_part(opts, &prep, Some(p), &mut clock)?;
             let stage = output::dir::StagedDir::create(&dest)?;
@@ -837,7 +844,11 @@ pub fn run_observed(
                 let parts_dir = stage.path().join(".parts");
                 let mut dirs = Vec::new();
                 for index in 0..count {
-                    let p = Partition { index, count };
+                    let p = Partition {
+                        index,
+                        count,
+                        scheme: prep.scheme.clone(),
+                    };
                     let part = score_part(opts, &prep, Some(p), &mut clock)?;
                     let dir = parts_dir.join(index.to_string());
                     write_part(part, &dir, &dir, &mut clock)?;
@@ -918,7 +929,7 @@ fn merge_parts(
         parts.push(m);
     }
     let first = &parts[0];
-    let count = first.partition.map_or(1, |p| p.count);
+    let count = first.partition.as_ref().map_or(1, |p| p.count);
     let mut seen = vec![false; count as usize];
     for (m, d) in parts.iter().zip(dirs) {
         let same = m.run_id == first.run_id
@@ -932,9 +943,12 @@ fn merge_parts(
                     .into(),
             ));
         }
-        match m.partition {
+        match &m.partition {
             Some(p)
-                if p.count == count && !std::mem::replace(&mut seen[p.index as usize], true) => {}
+                if p.count == count
+                    && p.index < count
+                    && Some(&p.scheme) == first.partition.as_ref().map(|f| &f.scheme)
+                    && !std::mem::replace(&mut seen[p.index as usize], true) => {}
             _ => return Err(bad(d, format!("not one of {count} distinct partitions"))),
         }
     }
@@ -1064,7 +1078,7 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
     let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
     let count = opts.partitions.max(1);
     let dirs: Vec<PathBuf> = (0..count)
-        .map(|index| partition_dir(&opts.out, opts.as_of, Partition { index, count }))
+        .map(|index| partition_dir(&opts.out, opts.as_of, index, count))
         .collect();
     for d in &dirs {
         if !d.join(MANIFEST).is_file() {

@@ -19,6 +19,8 @@ use crate::model::{card, Model};
 use crate::output::{self, tables::FEATURE_TABLE_KEYS};
 
 /// Where the training table comes from.
+// Built once per training run: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TrainInput {
     /// A feature table written by `dunning features`.
