@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// Where to write the JSON report (default: DIR/bench.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Score with this model directory instead of training one first
+    /// (ignored when the train stage is timed).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 /// Arguments of `dunning run`: each may instead come from `--config`.

@@ -383,6 +383,7 @@ fn run_bench(args: BenchArgs) -> dunning::Result<()> {
             .unwrap_or_else(|| bench::STAGES.iter().map(|s| s.to_string()).collect()),
         partitions: args.partitions,
         binary: None,
+        model: args.model,
     };
     let report = bench::bench(&opts, |stage| info!("bench: {stage}"))?;
     let json = args.json.unwrap_or_else(|| args.dir.join("bench.json"));

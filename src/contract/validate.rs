@@ -198,21 +198,28 @@ struct Rejector<'a> {
     raw: &'a RawTable,
     file: String,
     rejects: Vec<Reject>,
+    /// Rows `first..first + rejected.len()` this rejector judges.
+    first: usize,
     rejected: Vec<bool>,
 }
 
 impl<'a> Rejector<'a> {
     fn new(raw: &'a RawTable) -> Self {
+        Self::range(raw, 0, raw.rows)
+    }
+    /// A rejector of rows `first..end` only (one chunk of a table).
+    fn range(raw: &'a RawTable, first: usize, end: usize) -> Self {
         Self {
             raw,
             file: raw.path.display().to_string(),
             rejects: Vec::new(),
-            rejected: vec![false; raw.rows],
+            first,
+            rejected: vec![false; end - first],
         }
     }
     /// Rejects `row` (once; a second reason for the same row is not recorded).
     fn reject(&mut self, row: usize, column: Option<&'static str>, reason: impl Into<String>) {
-        if std::mem::replace(&mut self.rejected[row], true) {
+        if std::mem::replace(&mut self.rejected[row - self.first], true) {
             return;
         }
         let mut values = serde_json::Map::new();
@@ -236,7 +243,7 @@ impl<'a> Rejector<'a> {
         });
     }
     fn ok(&self, row: usize) -> bool {
-        !self.rejected[row]
+        !self.rejected[row - self.first]
     }
     fn count(&self) -> u64 {
         self.rejects.len() as u64
@@ -555,6 +562,30 @@ fn load_schedule(
     (borrowers, loans, installments, pairs)
 }
 
+/// Rows per parallel validation chunk (tiny in unit tests, so that their
+/// small tables are split and the merge of chunks is exercised).
+const VALIDATE_CHUNK_ROWS: usize = if cfg!(test) { 3 } else { 256 * 1024 };
+
+/// Runs `chunk` over `0..rows` in parallel chunks of [`VALIDATE_CHUNK_ROWS`]
+/// and concatenates the valid rows and the rejects in row order.
+fn in_chunks<T: Send>(
+    rows: usize,
+    chunk: impl Fn((usize, usize)) -> (Vec<T>, Vec<Reject>) + Sync + Send,
+) -> (Vec<T>, Vec<Reject>) {
+    let bounds: Vec<(usize, usize)> = (0..rows)
+        .step_by(VALIDATE_CHUNK_ROWS)
+        .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(rows)))
+        .collect();
+    let parts: Vec<(Vec<T>, Vec<Reject>)> = bounds.into_par_iter().map(chunk).collect();
+    let mut out = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let mut rejected = Vec::new();
+    for (rows, mut r) in parts {
+        out.extend(rows);
+        rejected.append(&mut r);
+    }
+    (out, rejected)
+}
+
 fn load_payments(
     raw: &RawTable,
     borrowers: &KeyIndex,
@@ -563,63 +594,69 @@ fn load_payments(
     reports: &mut Vec<TableReport>,
     rejects: &mut Vec<Reject>,
 ) -> (Vec<Payment>, Option<Day>) {
-    let mut rj = Rejector::new(raw);
     let ids = need(raw, "borrower_id");
     let date = need(raw, "paid_date");
     let amount = need(raw, "amount");
     // A payment's loan_id is only meaningful when the schedule names loans.
     let loan_col = loans.and(raw.column("loan_id"));
-    let mut by_id = borrowers.cached(ids);
-    let mut by_loan = match (loans, loan_col) {
-        (Some(k), Some(c)) => Some(k.cached(c)),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(raw.rows);
-    for row in 0..raw.rows {
-        if !check_id(&mut rj, ids, "borrower_id", row) {
-            continue;
-        }
-        let Some(d) = check_day(&mut rj, date, "paid_date", row) else {
-            continue;
-        };
-        let Some(a) = check_amount(&mut rj, amount, "amount", row, false) else {
-            continue;
-        };
-        let Some(borrower) = by_id.get(row) else {
-            rj.reject(
-                row,
-                Some("borrower_id"),
-                "borrower_id has no valid installment in the schedule",
-            );
-            continue;
-        };
-        if let Some(Column::StrId(l)) = loan_col {
-            if l.is_valid(row) && l.value(row).trim().is_empty() {
-                rj.reject(row, Some("loan_id"), "empty loan_id");
-                continue;
-            }
-        }
-        let loan = match (by_loan.as_mut(), loan_col) {
-            (Some(k), Some(c)) if is_present(c, row) => match k.get(row) {
-                Some(l) if pairs.contains(&(borrower, l)) => Some(l),
-                _ => {
-                    rj.reject(
-                        row,
-                        Some("loan_id"),
-                        "loan_id is not a loan of this borrower in the schedule",
-                    );
-                    continue;
-                }
-            },
+    // Rows are judged in parallel chunks, each with its own rejector and id
+    // caches; chunks are put back in row order.
+    let chunk = |(first, end): (usize, usize)| {
+        let mut rj = Rejector::range(raw, first, end);
+        let mut by_id = borrowers.cached(ids);
+        let mut by_loan = match (loans, loan_col) {
+            (Some(k), Some(c)) => Some(k.cached(c)),
             _ => None,
         };
-        out.push(Payment {
-            borrower,
-            loan,
-            date: d,
-            amount: a,
-        });
-    }
+        let mut out = Vec::with_capacity(end - first);
+        for row in first..end {
+            if !check_id(&mut rj, ids, "borrower_id", row) {
+                continue;
+            }
+            let Some(d) = check_day(&mut rj, date, "paid_date", row) else {
+                continue;
+            };
+            let Some(a) = check_amount(&mut rj, amount, "amount", row, false) else {
+                continue;
+            };
+            let Some(borrower) = by_id.get(row) else {
+                rj.reject(
+                    row,
+                    Some("borrower_id"),
+                    "borrower_id has no valid installment in the schedule",
+                );
+                continue;
+            };
+            if let Some(Column::StrId(l)) = loan_col {
+                if l.is_valid(row) && l.value(row).trim().is_empty() {
+                    rj.reject(row, Some("loan_id"), "empty loan_id");
+                    continue;
+                }
+            }
+            let loan = match (by_loan.as_mut(), loan_col) {
+                (Some(k), Some(c)) if is_present(c, row) => match k.get(row) {
+                    Some(l) if pairs.contains(&(borrower, l)) => Some(l),
+                    _ => {
+                        rj.reject(
+                            row,
+                            Some("loan_id"),
+                            "loan_id is not a loan of this borrower in the schedule",
+                        );
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            out.push(Payment {
+                borrower,
+                loan,
+                date: d,
+                amount: a,
+            });
+        }
+        (out, rj.rejects)
+    };
+    let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
     canonical_sort(&mut out, |a, b| {
         (a.borrower, a.date)
             .cmp(&(b.borrower, b.date))
@@ -628,8 +665,8 @@ fn load_payments(
             .then(a.loan.cmp(&b.loan))
     });
     let last = out.iter().map(|p| p.date).max();
-    reports.push(report(raw, out.len() as u64, rj.count(), 0));
-    rejects.append(&mut rj.rejects);
+    reports.push(report(raw, out.len() as u64, rejected.len() as u64, 0));
+    rejects.append(&mut rejected);
     (out, last)
 }
 
@@ -657,7 +694,6 @@ fn load_contacts(
     rejects: &mut Vec<Reject>,
 ) -> Vec<Contact> {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
-    let mut rj = Rejector::new(raw);
     let ids = need(raw, "borrower_id");
     let time = need(raw, "contact_time").as_i64().expect("time column");
     let channel = need(raw, "channel").as_text().expect("text column");
@@ -677,92 +713,99 @@ fn load_contacts(
     let (channel_keys, outcome_keys) = (channel.keys(), outcome.keys());
     let p_amount = raw.column("promise_amount");
     let p_date = raw.column("promise_date");
-    let mut by_id = borrowers.cached(ids);
-    let mut out = Vec::with_capacity(raw.rows);
-    for row in 0..raw.rows {
-        if !check_id(&mut rj, ids, "borrower_id", row) {
-            continue;
-        }
-        if time.is_null(row) {
-            rj.reject(row, Some("contact_time"), "null contact_time");
-            continue;
-        }
-        let t = time.value(row);
-        let day = t.div_euclid(MICROS_PER_DAY);
-        if t == i64::MIN || day < MIN_DAY as i64 || day > MAX_DAY as i64 {
-            rj.reject(
-                row,
-                Some("contact_time"),
-                "contact_time out of range (before 1900-01-01 or after 2200-12-31)",
-            );
-            continue;
-        }
-        let Some(ch) = channel_keys
-            .is_valid(row)
-            .then(|| {
-                channels
-                    .get(channel_keys.value(row) as usize)
-                    .copied()
-                    .flatten()
-            })
-            .flatten()
-        else {
-            rj.reject(
-                row,
-                Some("channel"),
-                "channel is not one of sms, call, visit, letter, email, app",
-            );
-            continue;
-        };
-        let Some(oc) = outcome_keys
-            .is_valid(row)
-            .then(|| {
-                outcomes
-                    .get(outcome_keys.value(row) as usize)
-                    .copied()
-                    .flatten()
-            })
-            .flatten()
-        else {
-            rj.reject(row, Some("outcome"), "outcome is not one of no_answer, right_party, promise_to_pay, refused, paid, wrong_party");
-            continue;
-        };
-        let promise_amount = match p_amount {
-            Some(c) if c.as_float().is_some_and(|a| a.is_valid(row)) => {
-                match check_amount(&mut rj, c, "promise_amount", row, true) {
-                    Some(v) => Some(v),
-                    None => continue,
-                }
+    // Rows are judged in parallel chunks, each with its own rejector and id
+    // cache; chunks are put back in row order.
+    let chunk = |(first, end): (usize, usize)| {
+        let mut rj = Rejector::range(raw, first, end);
+        let mut by_id = borrowers.cached(ids);
+        let mut out = Vec::with_capacity(end - first);
+        for row in first..end {
+            if !check_id(&mut rj, ids, "borrower_id", row) {
+                continue;
             }
-            _ => None,
-        };
-        let promise_date = match p_date {
-            Some(c) if c.as_i64().is_some_and(|a| a.is_valid(row)) => {
-                match check_day(&mut rj, c, "promise_date", row) {
-                    Some(v) => Some(v),
-                    None => continue,
-                }
+            if time.is_null(row) {
+                rj.reject(row, Some("contact_time"), "null contact_time");
+                continue;
             }
-            _ => None,
-        };
-        let Some(borrower) = by_id.get(row) else {
-            rj.reject(
-                row,
-                Some("borrower_id"),
-                "borrower_id has no valid installment in the schedule",
-            );
-            continue;
-        };
-        out.push(Contact {
-            borrower,
-            time: t,
-            day: day as Day,
-            channel: ch,
-            outcome: oc,
-            promise_amount,
-            promise_date,
-        });
-    }
+            let t = time.value(row);
+            let day = t.div_euclid(MICROS_PER_DAY);
+            if t == i64::MIN || day < MIN_DAY as i64 || day > MAX_DAY as i64 {
+                rj.reject(
+                    row,
+                    Some("contact_time"),
+                    "contact_time out of range (before 1900-01-01 or after 2200-12-31)",
+                );
+                continue;
+            }
+            let Some(ch) = channel_keys
+                .is_valid(row)
+                .then(|| {
+                    channels
+                        .get(channel_keys.value(row) as usize)
+                        .copied()
+                        .flatten()
+                })
+                .flatten()
+            else {
+                rj.reject(
+                    row,
+                    Some("channel"),
+                    "channel is not one of sms, call, visit, letter, email, app",
+                );
+                continue;
+            };
+            let Some(oc) = outcome_keys
+                .is_valid(row)
+                .then(|| {
+                    outcomes
+                        .get(outcome_keys.value(row) as usize)
+                        .copied()
+                        .flatten()
+                })
+                .flatten()
+            else {
+                rj.reject(row, Some("outcome"), "outcome is not one of no_answer, right_party, promise_to_pay, refused, paid, wrong_party");
+                continue;
+            };
+            let promise_amount = match p_amount {
+                Some(c) if c.as_float().is_some_and(|a| a.is_valid(row)) => {
+                    match check_amount(&mut rj, c, "promise_amount", row, true) {
+                        Some(v) => Some(v),
+                        None => continue,
+                    }
+                }
+                _ => None,
+            };
+            let promise_date = match p_date {
+                Some(c) if c.as_i64().is_some_and(|a| a.is_valid(row)) => {
+                    match check_day(&mut rj, c, "promise_date", row) {
+                        Some(v) => Some(v),
+                        None => continue,
+                    }
+                }
+                _ => None,
+            };
+            let Some(borrower) = by_id.get(row) else {
+                rj.reject(
+                    row,
+                    Some("borrower_id"),
+                    "borrower_id has no valid installment in the schedule",
+                );
+                continue;
+            };
+            out.push(Contact {
+                borrower,
+                time: t,
+                day: day as Day,
+                channel: ch,
+                outcome: oc,
+                promise_amount,
+                promise_date,
+            });
+        }
+        (out, rj.rejects)
+    };
+    let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
     canonical_sort(&mut out, |a, b| {
         (a.borrower, a.time, a.channel, a.outcome, a.promise_date)
             .cmp(&(b.borrower, b.time, b.channel, b.outcome, b.promise_date))
@@ -772,8 +815,8 @@ fn load_contacts(
                     .total_cmp(&b.promise_amount.unwrap_or(-1.0)),
             )
     });
-    reports.push(report(raw, out.len() as u64, rj.count(), 0));
-    rejects.append(&mut rj.rejects);
+    reports.push(report(raw, out.len() as u64, rejected.len() as u64, 0));
+    rejects.append(&mut rejected);
     out
 }
 

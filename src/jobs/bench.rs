@@ -52,6 +52,9 @@ pub struct BenchOptions {
     pub partitions: u32,
     /// The dunning binary for the end-to-end run (default: this executable).
     pub binary: Option<PathBuf>,
+    /// A trained model to score with instead of training one (unless the
+    /// train stage is timed): saves the training at large sizes.
+    pub model: Option<PathBuf>,
 }
 
 /// One stage's measurements.
@@ -262,10 +265,22 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
     // The model the scoring stages use: trained here (timed as "train") or,
     // when train is not asked for, trained once untimed; none for a bench of
     // the read floor alone.
-    let model_dir = opts.dir.join("model");
+    let model_dir = match (&opts.model, wants("train")) {
+        (Some(m), false) => m.clone(),
+        _ => opts.dir.join("model"),
+    };
     let strategy_path = opts.dir.join("strategy.toml");
     let strategy = Strategy::parse(&strategy_path, DEFAULT_STRATEGY)?;
-    if opts.stages.iter().any(|s| s != "read") {
+    let f = output::AtomicFile::create(&strategy_path)?;
+    std::io::Write::write_all(&mut f.file(), DEFAULT_STRATEGY.as_bytes()).map_err(|source| {
+        output::OutputError::Io {
+            path: strategy_path.clone(),
+            action: "writing",
+            source,
+        }
+    })?;
+    f.commit()?;
+    if opts.stages.iter().any(|s| s != "read") && (opts.model.is_none() || wants("train")) {
         let table = {
             progress("training table");
             crate::jobs::train::ledger_table(
@@ -558,6 +573,7 @@ mod tests {
                 .collect(),
             partitions: 1,
             binary: None,
+            model: None,
         };
         let r = bench(&opts, |_| {}).unwrap();
         let names: Vec<&str> = r.stages.iter().map(|s| s.stage.as_str()).collect();
