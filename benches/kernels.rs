@@ -1,6 +1,7 @@
-//! Criterion benches of the per-borrower kernels: the FIFO waterfall replay
-//! and the feature read-out. Histories are built outside the timed code; the
-//! BenchmarkId carries the number of borrowers.
+//! Criterion benches of the per-borrower kernels: the FIFO waterfall replay,
+//! the feature read-out, and scoring one borrower (linear predictor, score,
+//! band and three reason codes) on one core. Inputs are built outside the
+//! timed code; the BenchmarkId carries the number of borrowers.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -8,6 +9,8 @@ use dunning::contract::{Installment, Payment};
 use dunning::dates::ymd;
 use dunning::ledger::features::ledger_features;
 use dunning::ledger::waterfall::Waterfall;
+use dunning::model::Model;
+use dunning::scoring::score_row;
 
 /// Twelve monthly installments and about as many payments (some late,
 /// some partial, an occasional reversal) per borrower.
@@ -88,5 +91,39 @@ fn kernels(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, kernels);
+fn scoring(c: &mut Criterion) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/default/model.json");
+    let model = Model::load(&path).expect("the committed default model");
+    let width = model.features.len();
+    let cols: Vec<usize> = (0..width).collect();
+    let mut group = c.benchmark_group("scoring");
+    for n in [10_000usize, 100_000] {
+        // Feature values spread around each feature's training mean.
+        let values: Vec<f64> = (0..n * width)
+            .map(|k| {
+                let f = &model.features[k % width];
+                let u = (dunning::hash::splitmix64(k as u64) >> 11) as f64 / (1u64 << 53) as f64;
+                f.mean.unwrap_or(0.0) + (u - 0.5) * 4.0 * f.std.unwrap_or(1.0)
+            })
+            .collect();
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_with_input(
+            BenchmarkId::new("score_row", n),
+            &values,
+            |bench, values| {
+                bench.iter(|| {
+                    let mut sum = 0.0;
+                    for r in 0..n {
+                        let row = score_row(&model, &cols, &values[r * width..(r + 1) * width], r);
+                        sum += row.p_repay;
+                    }
+                    sum
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, kernels, scoring);
 criterion_main!(benches);
