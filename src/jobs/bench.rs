@@ -34,7 +34,7 @@ pub const STAGES: [&str; 8] = [
     "read", "validate", "features", "train", "score", "strategy", "write", "run",
 ];
 
-/// Options of [`bench`].
+/// Options of [`bench()`].
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     /// Borrowers to generate.
