@@ -10,7 +10,7 @@ use dunning::dates::ymd;
 use dunning::ledger::features::ledger_features;
 use dunning::ledger::waterfall::Waterfall;
 use dunning::model::Model;
-use dunning::scoring::score_row;
+use dunning::scoring::Scorer;
 
 /// Twelve monthly installments and about as many payments (some late,
 /// some partial, an occasional reversal) per borrower.
@@ -96,6 +96,7 @@ fn scoring(c: &mut Criterion) {
     let model = Model::load(&path).expect("the committed default model");
     let width = model.features.len();
     let cols: Vec<usize> = (0..width).collect();
+    let scorer = Scorer::new(&model, &cols);
     let mut group = c.benchmark_group("scoring");
     for n in [10_000usize, 100_000] {
         // Feature values spread around each feature's training mean.
@@ -114,7 +115,7 @@ fn scoring(c: &mut Criterion) {
                 bench.iter(|| {
                     let mut sum = 0.0;
                     for r in 0..n {
-                        let row = score_row(&model, &cols, &values[r * width..(r + 1) * width], r);
+                        let row = scorer.score_row(&values[r * width..(r + 1) * width], r);
                         sum += row.p_repay;
                     }
                     sum

@@ -68,50 +68,94 @@ pub fn feature_columns(model: &Model, fs: &FeatureSet) -> Result<Vec<usize>, Mod
 /// Scores the feature-set rows `rows` with `model`.
 pub fn score(model: &Model, fs: &FeatureSet, rows: &[usize]) -> Result<Vec<ScoredRow>, ModelError> {
     let cols = feature_columns(model, fs)?;
+    let scorer = Scorer::new(model, &cols);
     Ok(rows
         .par_chunks(CHUNK)
-        .flat_map_iter(|chunk| {
-            chunk
-                .iter()
-                .map(|&k| score_row(model, &cols, fs.row_values(k), k))
-        })
+        .flat_map_iter(|chunk| chunk.iter().map(|&k| scorer.score_row(fs.row_values(k), k)))
         .collect())
 }
 
-/// Scores one row of raw feature values (`values[cols[i]]` is model feature i).
-pub fn score_row(model: &Model, cols: &[usize], values: &[f64], row: usize) -> ScoredRow {
-    // Summed as in training (`model::train::linear`): terms first, then the
-    // intercept, so training and scoring give the same bits.
-    let mut sum = 0.0;
-    let mut contrib: [(f64, u16); 3] = [(0.0, u16::MAX); 3];
-    for (i, (f, &j)) in model.features.iter().zip(cols).enumerate() {
-        let t = f.transform(values[j]);
-        sum += f.coefficient * t;
-        let c = f.coefficient * (t - f.reference);
-        // Keep the three most negative contributions (ties: the earlier feature).
-        if c < 0.0 {
-            let i = i as u16;
-            if let Some(pos) = contrib
+/// A model laid out for scoring: per feature, the column it reads and the
+/// numbers of its transform in flat arrays (the model's features carry
+/// names, bins and distributions that scoring does not need in its loop).
+/// The arithmetic is exactly [`crate::model::ModelFeature::transform`] and
+/// `model::train::linear`'s, in the same order, so scores have the same bits.
+#[derive(Debug)]
+pub struct Scorer<'m> {
+    model: &'m Model,
+    cols: Vec<usize>,
+    /// `(mean, std)` of standardized features; None for WoE or raw ones.
+    standard: Vec<Option<(f64, f64)>>,
+    coefficient: Vec<f64>,
+    reference: Vec<f64>,
+}
+
+impl<'m> Scorer<'m> {
+    /// Prepares `model`, whose feature i is read from column `cols[i]`.
+    pub fn new(model: &'m Model, cols: &[usize]) -> Self {
+        let f = &model.features;
+        Self {
+            model,
+            cols: cols.to_vec(),
+            standard: f
                 .iter()
-                .position(|&(v, idx)| idx == u16::MAX || c < v)
-            {
-                contrib[pos..].rotate_right(1);
-                contrib[pos] = (c, i);
-            }
+                .map(|f| match (&f.woe, f.mean, f.std) {
+                    (None, Some(m), Some(s)) => Some((m, s)),
+                    _ => None,
+                })
+                .collect(),
+            coefficient: f.iter().map(|f| f.coefficient).collect(),
+            reference: f.iter().map(|f| f.reference).collect(),
         }
     }
-    let z = model.intercept + sum;
-    let p_repay = 1.0 / (1.0 + (-z).exp());
-    let score = model.scaling.score(z);
-    let band = model.band_index(score);
-    let reasons = contrib.map(|(_, i)| (i != u16::MAX).then_some(i));
-    ScoredRow {
-        row,
-        p_repay,
-        score,
-        band,
-        reasons,
+
+    /// Scores one row of raw feature values (`values[cols[i]]` is model feature i).
+    pub fn score_row(&self, values: &[f64], row: usize) -> ScoredRow {
+        // Summed as in training (`model::train::linear`): terms first, then
+        // the intercept, so training and scoring give the same bits.
+        let mut sum = 0.0;
+        let mut contrib: [(f64, u16); 3] = [(0.0, u16::MAX); 3];
+        for i in 0..self.cols.len() {
+            let x = values[self.cols[i]];
+            let t = match self.standard[i] {
+                Some((m, s)) => (x - m) / s,
+                None => self.model.features[i].transform(x),
+            };
+            let coef = self.coefficient[i];
+            sum += coef * t;
+            let c = coef * (t - self.reference[i]);
+            // Keep the three most negative contributions (ties: the earlier
+            // feature); most rows beat none of them, so test the last first.
+            if c < 0.0 && (contrib[2].1 == u16::MAX || c < contrib[2].0) {
+                let i = i as u16;
+                if let Some(pos) = contrib
+                    .iter()
+                    .position(|&(v, idx)| idx == u16::MAX || c < v)
+                {
+                    contrib[pos..].rotate_right(1);
+                    contrib[pos] = (c, i);
+                }
+            }
+        }
+        let z = self.model.intercept + sum;
+        let p_repay = 1.0 / (1.0 + (-z).exp());
+        let score = self.model.scaling.score(z);
+        let band = self.model.band_index(score);
+        let reasons = contrib.map(|(_, i)| (i != u16::MAX).then_some(i));
+        ScoredRow {
+            row,
+            p_repay,
+            score,
+            band,
+            reasons,
+        }
     }
+}
+
+/// Scores one row of raw feature values (`values[cols[i]]` is model feature
+/// i). For many rows, prepare a [`Scorer`] once instead.
+pub fn score_row(model: &Model, cols: &[usize], values: &[f64], row: usize) -> ScoredRow {
+    Scorer::new(model, cols).score_row(values, row)
 }
 
 #[cfg(test)]
