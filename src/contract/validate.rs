@@ -675,7 +675,13 @@ fn load_payments(
 /// date already: checking that is one linear pass, far cheaper than sorting.
 fn canonical_sort<T: Send>(rows: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
     if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        let t = std::time::Instant::now();
         rows.par_sort_unstable_by(cmp);
+        log::debug!(
+            "sorted {} rows not in canonical order in {:.3}s",
+            rows.len(),
+            t.elapsed().as_secs_f64()
+        );
     }
 }
 
