@@ -8,32 +8,7 @@ use arrow::array::AsArray;
 use common::*;
 
 fn nightly(w: &Workdir, strategy: &str, out: &str) -> std::process::Output {
-    let (s, p, b, c) = (
-        sample("schedule"),
-        sample("payments"),
-        sample("borrowers"),
-        sample("contacts"),
-    );
-    let model = repo("models/default");
-    w.run(&[
-        "run",
-        "--model",
-        &model,
-        "--strategy",
-        strategy,
-        "--schedule",
-        &s,
-        "--payments",
-        &p,
-        "--borrowers",
-        &b,
-        "--contacts",
-        &c,
-        "--as-of",
-        "2025-12-31",
-        "--out",
-        out,
-    ])
+    run_args(w, &nightly_args(strategy, out, &[]))
 }
 
 #[test]
@@ -47,11 +22,7 @@ fn nightly_run_writes_scores_treatments_and_a_manifest() {
     // but the night's directory and its (unlocked) lock file.
     assert_exit(&nightly(&w, &strategy, "out"), 0);
     assert_eq!(first, std::fs::read(dir.join("scored.parquet")).unwrap());
-    let mut top: Vec<String> = std::fs::read_dir(w.path("out"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    top.sort();
+    let top = listing(&w.path("out"));
     assert_eq!(top, [".2025-12-31.lock", "2025-12-31"]);
 
     let t = read_parquet(&dir.join("scored.parquet"));
@@ -195,6 +166,16 @@ fn config_file_with_flags_winning() {
     assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
 }
 
+/// The names in a directory, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 /// Every file of a directory with its bytes, by name.
 fn snapshot(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
@@ -231,13 +212,7 @@ fn a_failure_at_any_write_leaves_the_previous_night_intact() {
         1,
     );
     std::fs::write(w.path("s2.toml"), text).unwrap();
-    let (s, p, b, c) = (
-        sample("schedule"),
-        sample("payments"),
-        sample("borrowers"),
-        sample("contacts"),
-    );
-    let model = repo("models/default");
+    let args = nightly_args("s2.toml", "out", &[]);
     for target in [
         "scored.parquet",
         "rejects.parquet",
@@ -245,25 +220,7 @@ fn a_failure_at_any_write_leaves_the_previous_night_intact() {
         "2025-12-31",
     ] {
         let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
-            .args([
-                "run",
-                "--model",
-                &model,
-                "--strategy",
-                "s2.toml",
-                "--schedule",
-                &s,
-                "--payments",
-                &p,
-                "--borrowers",
-                &b,
-                "--contacts",
-                &c,
-                "--as-of",
-                "2025-12-31",
-                "--out",
-                "out",
-            ])
+            .args(&args)
             .current_dir(w.root())
             .env(dunning::output::FAIL_BEFORE_RENAME, target)
             .output()
@@ -271,11 +228,7 @@ fn a_failure_at_any_write_leaves_the_previous_night_intact() {
         assert_exit(&o, 74);
         assert!(stderr(&o).contains("injected failure"), "{}", stderr(&o));
         assert!(snapshot(&dir) == before, "{target}: previous night changed");
-        let mut top: Vec<String> = std::fs::read_dir(w.path("out"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        top.sort();
+        let top = listing(&w.path("out"));
         assert_eq!(
             top,
             [".2025-12-31.lock", "2025-12-31"],
@@ -283,25 +236,7 @@ fn a_failure_at_any_write_leaves_the_previous_night_intact() {
         );
     }
     // Without the injected failure the new night replaces the old as a whole.
-    let o = w.run(&[
-        "run",
-        "--model",
-        &model,
-        "--strategy",
-        "s2.toml",
-        "--schedule",
-        &s,
-        "--payments",
-        &p,
-        "--borrowers",
-        &b,
-        "--contacts",
-        &c,
-        "--as-of",
-        "2025-12-31",
-        "--out",
-        "out",
-    ]);
+    let o = run_args(&w, &args);
     assert_exit(&o, 0);
     let after = snapshot(&dir);
     assert_eq!(after.len(), 3);

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 pub use keys::{IdType, KeyIndex};
 pub use validate::{
-    load, Attribute, Contact, Flags, GivenLabel, Grouped, Installment, Ledger, LoadOptions,
-    Payment, Reject, UNNAMED_LOAN,
+    load, reject_order, Attribute, Contact, Flags, GivenLabel, Grouped, Installment, Ledger,
+    LoadOptions, Payment, Reject, LOAD_ORDER, UNNAMED_LOAN,
 };
 
 use crate::dates::Day;

@@ -113,9 +113,8 @@ impl RawTable {
     }
 }
 
-/// Checks, from its footer only, that `path` is a readable Parquet file
-/// with `spec`'s required columns (the errors [`read_table`] would give).
-pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
+/// Opens an input file: it must exist and be a regular file.
+fn open_input(path: &Path) -> Result<File> {
     let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
         path: path.to_path_buf(),
         source,
@@ -125,10 +124,16 @@ pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|source| ContractError::Open {
+    File::open(path).map_err(|source| ContractError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    })
+}
+
+/// Checks, from its footer only, that `path` is a readable Parquet file
+/// with `spec`'s required columns (the errors [`read_table`] would give).
+pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
+    let file = open_input(path)?;
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
     }));
@@ -166,19 +171,7 @@ pub fn read_table(
     spec: &'static TableSpec,
     partition: Option<&Partition>,
 ) -> Result<RawTable> {
-    let meta = std::fs::metadata(path).map_err(|source| ContractError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if !meta.is_file() {
-        return Err(ContractError::NotAFile {
-            path: path.to_path_buf(),
-        });
-    }
-    let file = File::open(path).map_err(|source| ContractError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = open_input(path)?;
     // The Parquet decoder is not written for hostile files and may panic on
     // some; contain that here and report it as an unreadable file.
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -308,10 +301,7 @@ fn id_statistics(meta: &ArrowReaderMetadata) -> Option<Vec<(i64, i64, bool)>> {
 /// The borrower_id range `(min, max)` of each row group of `path`, from its
 /// footer, when every row group has integer statistics (None otherwise).
 pub fn row_group_id_ranges(path: &Path) -> Result<Option<Vec<(i64, i64)>>> {
-    let file = File::open(path).map_err(|source| ContractError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = open_input(path)?;
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
     }));

@@ -193,6 +193,22 @@ impl Ledger {
     }
 }
 
+/// The tables in the order [`load`] validates them: rejects are listed in
+/// this order, then by file row.
+pub const LOAD_ORDER: [&str; 5] = ["schedule", "payments", "contacts", "borrowers", "labels"];
+
+/// The sort key of a reject: its table's place in [`LOAD_ORDER`], then its
+/// file row.
+pub fn reject_order(table: &str, row_index: u64) -> (usize, u64) {
+    (
+        LOAD_ORDER
+            .iter()
+            .position(|t| *t == table)
+            .unwrap_or(LOAD_ORDER.len()),
+        row_index,
+    )
+}
+
 /// Collects the rejects of one table.
 struct Rejector<'a> {
     raw: &'a RawTable,

@@ -172,15 +172,7 @@ fn ledger(opts: &BenchOptions) -> Result<(InputPaths, f64)> {
         dir.clone(),
     ))?;
     let secs = t.elapsed().as_secs_f64();
-    let f = output::AtomicFile::create(&stamp)?;
-    std::io::Write::write_all(&mut f.file(), want.as_bytes()).map_err(|source| {
-        output::OutputError::Io {
-            path: stamp.clone(),
-            action: "writing",
-            source,
-        }
-    })?;
-    f.commit()?;
+    output::write_text(&stamp, &want)?;
     Ok((InputPaths::in_dir(&dir), secs))
 }
 
@@ -271,15 +263,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
     };
     let strategy_path = opts.dir.join("strategy.toml");
     let strategy = Strategy::parse(&strategy_path, DEFAULT_STRATEGY)?;
-    let f = output::AtomicFile::create(&strategy_path)?;
-    std::io::Write::write_all(&mut f.file(), DEFAULT_STRATEGY.as_bytes()).map_err(|source| {
-        output::OutputError::Io {
-            path: strategy_path.clone(),
-            action: "writing",
-            source,
-        }
-    })?;
-    f.commit()?;
+    output::write_text(&strategy_path, DEFAULT_STRATEGY)?;
     if opts.stages.iter().any(|s| s != "read") && (opts.model.is_none() || wants("train")) {
         let table = {
             progress("training table");
@@ -327,15 +311,6 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
         }
         let model = model.expect("trained at least once");
         output::write_json(&model_dir.join("model.json"), &model)?;
-        let f = output::AtomicFile::create(&strategy_path)?;
-        std::io::Write::write_all(&mut f.file(), DEFAULT_STRATEGY.as_bytes()).map_err(
-            |source| output::OutputError::Io {
-                path: strategy_path.clone(),
-                action: "writing",
-                source,
-            },
-        )?;
-        f.commit()?;
     }
 
     // validate, features, score: the stages of load_and_score, each timed

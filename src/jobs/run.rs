@@ -347,25 +347,21 @@ struct Prepared {
     scheme: PartitionScheme,
 }
 
-fn model_json(path: &Path) -> PathBuf {
-    if path.is_dir() {
-        path.join("model.json")
-    } else {
-        path.to_path_buf()
-    }
-}
-
-fn prepare(opts: &RunOptions) -> Result<Prepared> {
-    let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
+/// Reads and checks a strategy file; returns it with the file's sha256.
+fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
+    let bytes = std::fs::read(path).map_err(|source| {
         Error::Strategy(StrategyError::Read {
-            path: opts.strategy.clone(),
+            path: path.to_path_buf(),
             source,
         })
     })?;
-    let strategy_text = String::from_utf8_lossy(&strategy_bytes);
-    let strategy = Strategy::parse(&opts.strategy, &strategy_text)?;
-    let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
-    let model_path = model_json(&opts.model);
+    let strategy = Strategy::parse(path, &String::from_utf8_lossy(&bytes))?;
+    Ok((strategy, format!("{:x}", Sha256::digest(&bytes))))
+}
+
+fn prepare(opts: &RunOptions) -> Result<Prepared> {
+    let (strategy, strategy_sha256) = read_strategy(&opts.strategy)?;
+    let model_path = crate::jobs::score::model_json(&opts.model);
     let model_sha256 = match std::fs::read(&model_path) {
         Ok(bytes) => format!("{:x}", Sha256::digest(&bytes)),
         Err(source) => {
@@ -1034,16 +1030,11 @@ fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
 /// Rejects sorted as [`crate::contract::Ledger::rejects`] are: table in
 /// load order, then file row.
 fn sort_rejects(b: &RecordBatch) -> Result<RecordBatch> {
-    const LOAD_ORDER: [&str; 5] = ["schedule", "payments", "contacts", "borrowers", "labels"];
     let table: &StringArray = column(b, "table");
     let row: &arrow::array::UInt64Array = column(b, "row_index");
     let mut idx: Vec<u32> = (0..b.num_rows() as u32).collect();
     idx.sort_by_key(|&k| {
-        let k = k as usize;
-        (
-            LOAD_ORDER.iter().position(|t| *t == table.value(k)),
-            row.value(k),
-        )
+        crate::contract::reject_order(table.value(k as usize), row.value(k as usize))
     });
     let idx = arrow::array::UInt32Array::from(idx);
     arrow::compute::take_record_batch(b, &idx).map_err(|e| Error::Internal(e.to_string()))
@@ -1068,14 +1059,7 @@ pub struct CombineOptions {
 /// applied over the whole night.
 pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
     let mut clock = Stopwatch::default();
-    let strategy = Strategy::load(&opts.strategy)?;
-    let strategy_bytes = std::fs::read(&opts.strategy).map_err(|source| {
-        Error::Strategy(StrategyError::Read {
-            path: opts.strategy.clone(),
-            source,
-        })
-    })?;
-    let strategy_sha256 = format!("{:x}", Sha256::digest(&strategy_bytes));
+    let (strategy, strategy_sha256) = read_strategy(&opts.strategy)?;
     let count = opts.partitions.max(1);
     let dirs: Vec<PathBuf> = (0..count)
         .map(|index| partition_dir(&opts.out, opts.as_of, index, count))

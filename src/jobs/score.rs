@@ -65,6 +65,15 @@ pub struct Scored {
     pub rows: Vec<scoring::ScoredRow>,
 }
 
+/// A model directory's model.json (a path to a file is taken as it is).
+pub(crate) fn model_json(path: &std::path::Path) -> std::path::PathBuf {
+    if path.is_dir() {
+        path.join("model.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
 /// Loads the model at `model_path` (a directory or its model.json), checks
 /// that the inputs can give its features, reads and validates the inputs
 /// (of one borrower partition, when given), builds the features at `as_of`,
@@ -78,11 +87,7 @@ pub fn load_and_score(
     partition: Option<contract::Partition>,
     clock: &mut crate::jobs::Stopwatch,
 ) -> Result<Scored> {
-    let path = if model_path.is_dir() {
-        model_path.join("model.json")
-    } else {
-        model_path.to_path_buf()
-    };
+    let path = model_json(model_path);
     let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
         path: path.clone(),
         source,

@@ -88,16 +88,7 @@ pub fn run(opts: &TrainJobOptions) -> Result<Model> {
     }
     let model = train::train(&table, &topts)?;
     output::write_json(&opts.out_dir.join("model.json"), &model)?;
-    let card_path = opts.out_dir.join("model-card.md");
-    let file = output::AtomicFile::create(&card_path)?;
-    std::io::Write::write_all(&mut file.file(), card::render(&model).as_bytes()).map_err(
-        |source| output::OutputError::Io {
-            path: card_path.clone(),
-            action: "writing",
-            source,
-        },
-    )?;
-    file.commit()?;
+    output::write_text(&opts.out_dir.join("model-card.md"), &card::render(&model))?;
     Ok(model)
 }
 

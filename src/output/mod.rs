@@ -272,6 +272,19 @@ pub fn write_json<T: serde::Serialize>(dest: &Path, value: &T) -> Result<()> {
     file.commit()
 }
 
+/// Writes `text` to `dest`, atomically.
+pub fn write_text(dest: &Path, text: &str) -> Result<()> {
+    let file = AtomicFile::create(dest)?;
+    file.file()
+        .write_all(text.as_bytes())
+        .map_err(|source| OutputError::Io {
+            path: dest.to_path_buf(),
+            action: "writing",
+            source,
+        })?;
+    file.commit()
+}
+
 /// Removes `path` if it exists (a stale output of an earlier run that this run
 /// would not produce, such as a rejects file when there are no rejects now).
 pub fn remove_stale(path: &Path) -> Result<()> {
