@@ -40,30 +40,10 @@ fn train(w: &Workdir, out: &str, extra: &[&str]) -> std::process::Output {
 }
 
 fn score(w: &Workdir, model: &str, out: &str, threads: &str) -> std::process::Output {
-    let (s, p, b, c) = (
-        sample("schedule"),
-        sample("payments"),
-        sample("borrowers"),
-        sample("contacts"),
-    );
     std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
-        .args([
-            "score",
-            "--model",
-            model,
-            "--schedule",
-            &s,
-            "--payments",
-            &p,
-            "--borrowers",
-            &b,
-            "--contacts",
-            &c,
-            "--as-of",
-            "2025-12-31",
-            "--out",
-            out,
-        ])
+        .args(["score", "--model", model])
+        .args(sample_inputs())
+        .args(["--as-of", "2025-12-31", "--out", out])
         .current_dir(w.root())
         .env("RAYON_NUM_THREADS", threads)
         .output()

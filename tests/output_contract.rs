@@ -82,29 +82,11 @@ fn check(schema: &Schema, name: &str, keys_only: bool) {
 fn written_schemas_match_the_output_contract() {
     let w = Workdir::new();
     let model = repo("models/default");
-    let (s, p, b, c) = (
-        sample("schedule"),
-        sample("payments"),
-        sample("borrowers"),
-        sample("contacts"),
-    );
-    let o = w.run(&[
-        "score",
-        "--model",
-        &model,
-        "--schedule",
-        &s,
-        "--payments",
-        &p,
-        "--borrowers",
-        &b,
-        "--contacts",
-        &c,
-        "--as-of",
-        "2025-12-31",
-        "--out",
-        "scored.parquet",
-    ]);
+    let (s, p, b) = (sample("schedule"), sample("payments"), sample("borrowers"));
+    let mut args = vec!["score".to_string(), "--model".into(), model.clone()];
+    args.extend(sample_inputs());
+    args.extend(["--as-of", "2025-12-31", "--out", "scored.parquet"].map(String::from));
+    let o = w.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_exit(&o, 0);
     check(
         read_parquet(&w.path("scored.parquet")).schema().as_ref(),

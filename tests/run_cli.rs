@@ -432,22 +432,11 @@ fn nightly_args(strategy: &str, out: &str, extra: &[&str]) -> Vec<String> {
         &repo("models/default"),
         "--strategy",
         strategy,
-        "--schedule",
-        &sample("schedule"),
-        "--payments",
-        &sample("payments"),
-        "--borrowers",
-        &sample("borrowers"),
-        "--contacts",
-        &sample("contacts"),
-        "--as-of",
-        "2025-12-31",
-        "--out",
-        out,
     ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    .map(String::from)
+    .to_vec();
+    v.extend(sample_inputs());
+    v.extend(["--as-of", "2025-12-31", "--out", out].map(String::from));
     v.extend(extra.iter().map(|s| s.to_string()));
     v
 }

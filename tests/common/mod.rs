@@ -122,3 +122,11 @@ pub fn repo(path: &str) -> String {
 pub fn sample(name: &str) -> String {
     repo(&format!("data/sample/{name}.parquet"))
 }
+
+/// `--schedule`, `--payments`, `--borrowers` and `--contacts` of the sample.
+pub fn sample_inputs() -> Vec<String> {
+    ["schedule", "payments", "borrowers", "contacts"]
+        .iter()
+        .flat_map(|t| [format!("--{t}"), sample(t)])
+        .collect()
+}
