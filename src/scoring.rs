@@ -114,7 +114,11 @@ impl<'m> Scorer<'m> {
         // Summed as in training (`model::train::linear`): terms first, then
         // the intercept, so training and scoring give the same bits.
         let mut sum = 0.0;
-        let mut contrib: [(f64, u16); 3] = [(0.0, u16::MAX); 3];
+        // The three most negative contributions, most negative first; an
+        // empty slot holds 0.0, so "c < slot" alone says whether c enters
+        // (only negative contributions do) and ties keep the earlier
+        // feature. Branch-free: the selects compile to conditional moves.
+        let (mut v, mut idx) = ([0.0f64; 3], [u16::MAX; 3]);
         for i in 0..self.cols.len() {
             let x = values[self.cols[i]];
             let t = match self.standard[i] {
@@ -124,24 +128,44 @@ impl<'m> Scorer<'m> {
             let coef = self.coefficient[i];
             sum += coef * t;
             let c = coef * (t - self.reference[i]);
-            // Keep the three most negative contributions (ties: the earlier
-            // feature); most rows beat none of them, so test the last first.
-            if c < 0.0 && (contrib[2].1 == u16::MAX || c < contrib[2].0) {
-                let i = i as u16;
-                if let Some(pos) = contrib
-                    .iter()
-                    .position(|&(v, idx)| idx == u16::MAX || c < v)
-                {
-                    contrib[pos..].rotate_right(1);
-                    contrib[pos] = (c, i);
-                }
-            }
+            let (lt0, lt1, lt2) = (c < v[0], c < v[1], c < v[2]);
+            let k = i as u16;
+            v[2] = if lt1 {
+                v[1]
+            } else if lt2 {
+                c
+            } else {
+                v[2]
+            };
+            idx[2] = if lt1 {
+                idx[1]
+            } else if lt2 {
+                k
+            } else {
+                idx[2]
+            };
+            v[1] = if lt0 {
+                v[0]
+            } else if lt1 {
+                c
+            } else {
+                v[1]
+            };
+            idx[1] = if lt0 {
+                idx[0]
+            } else if lt1 {
+                k
+            } else {
+                idx[1]
+            };
+            v[0] = if lt0 { c } else { v[0] };
+            idx[0] = if lt0 { k } else { idx[0] };
         }
         let z = self.model.intercept + sum;
         let p_repay = 1.0 / (1.0 + (-z).exp());
         let score = self.model.scaling.score(z);
         let band = self.model.band_index(score);
-        let reasons = contrib.map(|(_, i)| (i != u16::MAX).then_some(i));
+        let reasons = idx.map(|i| (i != u16::MAX).then_some(i));
         ScoredRow {
             row,
             p_repay,
@@ -205,6 +229,34 @@ mod tests {
         // Only one feature lowers the score: the other reasons are null.
         let r = score_row(&m, &cols, &[1.0, -1.0, 1.0, 0.0, 0.5], 0);
         assert_eq!(r.reasons, [Some(4), None, None]);
+    }
+
+    #[test]
+    fn reasons_match_a_plain_sort_on_many_rows() {
+        // Coefficients and values with many ties and zeros, against the
+        // definition: negative contributions, most negative first, ties by
+        // feature order.
+        let coefs = [1.0, -2.0, 0.5, 3.0, -1.0, 0.0, 2.0, -0.5];
+        let m = model(&coefs);
+        let cols: Vec<usize> = (0..coefs.len()).collect();
+        for seed in 0..2000u64 {
+            let values: Vec<f64> = (0..coefs.len() as u64)
+                .map(|j| (crate::hash::splitmix64(seed * 31 + j) % 7) as f64 - 3.0)
+                .collect();
+            let mut neg: Vec<(f64, u16)> = coefs
+                .iter()
+                .zip(&values)
+                .enumerate()
+                .map(|(i, (c, x))| (c * x, i as u16))
+                .filter(|(c, _)| *c < 0.0)
+                .collect();
+            neg.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut want = [None; 3];
+            for (k, (_, i)) in neg.iter().take(3).enumerate() {
+                want[k] = Some(*i);
+            }
+            assert_eq!(score_row(&m, &cols, &values, 0).reasons, want, "{values:?}");
+        }
     }
 
     #[test]
