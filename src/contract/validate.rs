@@ -516,56 +516,75 @@ fn load_schedule(
     reports: &mut Vec<TableReport>,
     rejects: &mut Vec<Reject>,
 ) -> ScheduleParts {
-    let mut rj = Rejector::new(raw);
     let ids = need(raw, "borrower_id");
     let due = need(raw, "due_date");
     let amount = need(raw, "amount_due");
     let loan_col = raw.column("loan_id");
-    let mut checked = Vec::with_capacity(raw.rows);
-    for row in 0..raw.rows {
-        if !check_id(&mut rj, ids, "borrower_id", row) {
-            continue;
-        }
-        let Some(d) = check_day(&mut rj, due, "due_date", row) else {
-            continue;
-        };
-        let Some(a) = check_amount(&mut rj, amount, "amount_due", row, true) else {
-            continue;
-        };
-        if let Some(Column::StrId(l)) = loan_col {
-            if l.is_valid(row) && l.value(row).trim().is_empty() {
-                rj.reject(row, Some("loan_id"), "empty loan_id");
+    // Rows are judged in parallel chunks (as payments and contacts are).
+    let (checked, mut rejected) = in_chunks(raw.rows, |(first, end)| {
+        let mut rj = Rejector::range(raw, first, end);
+        let mut checked = Vec::with_capacity(end - first);
+        for row in first..end {
+            if !check_id(&mut rj, ids, "borrower_id", row) {
                 continue;
             }
+            let Some(d) = check_day(&mut rj, due, "due_date", row) else {
+                continue;
+            };
+            let Some(a) = check_amount(&mut rj, amount, "amount_due", row, true) else {
+                continue;
+            };
+            if let Some(Column::StrId(l)) = loan_col {
+                if l.is_valid(row) && l.value(row).trim().is_empty() {
+                    rj.reject(row, Some("loan_id"), "empty loan_id");
+                    continue;
+                }
+            }
+            checked.push((row, d, a));
         }
-        checked.push((row, d, a));
-    }
+        (checked, rj.rejects)
+    });
     let borrowers = KeyIndex::build(ids, checked.iter().map(|c| c.0));
     let loans = loan_col.map(|l| KeyIndex::build(l, checked.iter().map(|c| c.0)));
+    // Installments and the (borrower, loan) pairs, in parallel chunks.
+    type Part = (Vec<Installment>, FxHashSet<(u32, u32)>);
+    let parts: Vec<Part> = checked
+        .par_chunks(VALIDATE_CHUNK_ROWS)
+        .map(|chunk| {
+            let mut by_id = borrowers.cached(ids);
+            let mut by_loan = match (&loans, loan_col) {
+                (Some(k), Some(c)) => Some(k.cached(c)),
+                _ => None,
+            };
+            let mut pairs = FxHashSet::default();
+            let mut last_pair = None;
+            let mut installments = Vec::with_capacity(chunk.len());
+            for &(row, due, amount) in chunk {
+                let borrower = by_id.get(row).expect("built from these rows");
+                let loan = by_loan
+                    .as_mut()
+                    .and_then(|l| l.get(row))
+                    .unwrap_or(UNNAMED_LOAN);
+                if last_pair != Some((borrower, loan)) {
+                    pairs.insert((borrower, loan));
+                    last_pair = Some((borrower, loan));
+                }
+                installments.push(Installment {
+                    borrower,
+                    loan,
+                    due,
+                    amount,
+                });
+            }
+            (installments, pairs)
+        })
+        .collect();
+    let mut installments: Vec<Installment> =
+        Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
     let mut pairs = FxHashSet::default();
-    let mut by_id = borrowers.cached(ids);
-    let mut by_loan = match (&loans, loan_col) {
-        (Some(k), Some(c)) => Some(k.cached(c)),
-        _ => None,
-    };
-    let mut last_pair = None;
-    let mut installments: Vec<Installment> = Vec::with_capacity(checked.len());
-    for &(row, due, amount) in &checked {
-        let borrower = by_id.get(row).expect("built from these rows");
-        let loan = by_loan
-            .as_mut()
-            .and_then(|l| l.get(row))
-            .unwrap_or(UNNAMED_LOAN);
-        if last_pair != Some((borrower, loan)) {
-            pairs.insert((borrower, loan));
-            last_pair = Some((borrower, loan));
-        }
-        installments.push(Installment {
-            borrower,
-            loan,
-            due,
-            amount,
-        });
+    for (chunk, chunk_pairs) in parts {
+        installments.extend(chunk);
+        pairs.extend(chunk_pairs);
     }
     drop(checked);
     canonical_sort(&mut installments, |a, b| {
@@ -573,8 +592,13 @@ fn load_schedule(
             .cmp(&(b.borrower, b.loan, b.due))
             .then(a.amount.total_cmp(&b.amount))
     });
-    reports.push(report(raw, installments.len() as u64, rj.count(), 0));
-    rejects.append(&mut rj.rejects);
+    reports.push(report(
+        raw,
+        installments.len() as u64,
+        rejected.len() as u64,
+        0,
+    ));
+    rejects.append(&mut rejected);
     (borrowers, loans, installments, pairs)
 }
 

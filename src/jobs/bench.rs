@@ -74,8 +74,8 @@ pub struct StageResult {
     pub rows_per_second: f64,
     /// Peak RSS during the stage, bytes (max over runs).
     pub peak_rss_bytes: Option<u64>,
-    /// Median over the read floor's median.
-    pub x_floor: f64,
+    /// Median over the read floor's median (None when the floor was not timed).
+    pub x_floor: Option<f64>,
 }
 
 /// The bench report.
@@ -226,7 +226,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
             rows_per_second: if m > 0.0 { rows as f64 / m } else { 0.0 },
             peak_rss_bytes: runs.iter().filter_map(|r| r.1).max(),
             seconds,
-            x_floor: 0.0,
+            x_floor: None,
         });
     };
 
@@ -459,7 +459,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
         .find(|r| r.stage == "read")
         .map(|r| r.median_seconds);
     for r in &mut results {
-        r.x_floor = floor.map_or(0.0, |f| r.median_seconds / f);
+        r.x_floor = floor.map(|f| r.median_seconds / f);
     }
     Ok(BenchReport {
         machine: Machine::probe(),
@@ -518,10 +518,13 @@ impl BenchReport {
                 || "-".to_string(),
                 |b| format!("{:.0}", b as f64 / (1u64 << 20) as f64),
             );
+            let x = r
+                .x_floor
+                .map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
             let _ = writeln!(
                 out,
-                "| {:<9} | {:>9.3} | {:>12} | {:>13.0} | {:>13} | {:>7.2} |",
-                r.stage, r.median_seconds, r.rows, r.rows_per_second, rss, r.x_floor
+                "| {:<9} | {:>9.3} | {:>12} | {:>13.0} | {:>13} | {:>7} |",
+                r.stage, r.median_seconds, r.rows, r.rows_per_second, rss, x
             );
         }
         out
@@ -560,7 +563,7 @@ mod tests {
             .stages
             .iter()
             .all(|s| s.rows > 0 && s.median_seconds > 0.0));
-        assert!((r.stages[0].x_floor - 1.0).abs() < 1e-12);
+        assert_eq!(r.stages[0].x_floor, Some(1.0));
         assert!(r.table().contains("| features"));
         // A second bench reuses the ledger.
         let again = bench(&opts, |_| {}).unwrap();
