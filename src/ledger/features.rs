@@ -223,7 +223,7 @@ pub fn contact_features(
     let broken = promises
         .iter()
         .filter(|c| {
-            let deadline = c.promise_date.unwrap_or(c.day + 7);
+            let deadline = c.promise_date().unwrap_or(c.day + 7);
             if deadline >= t {
                 return false; // not yet due: neither kept nor broken at T
             }
@@ -232,7 +232,7 @@ pub fn contact_features(
                 .filter(|p| p.date >= c.day && p.date <= deadline)
                 .map(|p| p.amount)
                 .sum();
-            match c.promise_amount {
+            match c.promise_amount() {
                 Some(a) => paid < a - tolerance,
                 None => paid <= tolerance,
             }
@@ -380,14 +380,16 @@ mod tests {
 
     #[test]
     fn promises_kept_and_broken() {
-        let c = |day: Day, outcome, amount, date| Contact {
-            borrower: 0,
-            time: i64::from(day) * 86_400_000_000 + 10 * 3_600_000_000,
-            day,
-            channel: Channel::Call,
-            outcome,
-            promise_amount: amount,
-            promise_date: date,
+        let c = |day: Day, outcome, amount, date| {
+            Contact::new(
+                0,
+                i64::from(day) * 86_400_000_000 + 10 * 3_600_000_000,
+                day,
+                Channel::Call,
+                outcome,
+                amount,
+                date,
+            )
         };
         let d = |m, x| ymd(2025, m, x);
         let contacts = vec![

@@ -145,15 +145,15 @@ mod tests {
     use crate::dates::ymd;
 
     fn call(day: Day, outcome: Outcome) -> Contact {
-        Contact {
-            borrower: 0,
-            time: i64::from(day) * 86_400_000_000 + 36_000_000_000,
+        Contact::new(
+            0,
+            i64::from(day) * 86_400_000_000 + 36_000_000_000,
             day,
-            channel: Channel::Call,
+            Channel::Call,
             outcome,
-            promise_amount: None,
-            promise_date: None,
-        }
+            None,
+            None,
+        )
     }
 
     #[test]
