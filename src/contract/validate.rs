@@ -764,6 +764,25 @@ fn is_present(c: &Column, row: usize) -> bool {
     }
 }
 
+/// A categorical column's value per row, parsed: each distinct spelling is
+/// parsed once, and a row looks its dictionary key up (None: null, or a
+/// spelling `parse` does not know).
+fn categorical<'a, T: Copy + Send + Sync + 'a>(
+    d: &'a arrow::array::DictionaryArray<arrow::datatypes::Int32Type>,
+    parse: fn(&str) -> Option<T>,
+) -> impl Fn(usize) -> Option<T> + Send + Sync + 'a {
+    let v = d.values().as_string::<i32>();
+    let parsed: Vec<Option<T>> = (0..v.len())
+        .map(|k| v.is_valid(k).then(|| parse(v.value(k))).flatten())
+        .collect();
+    let keys = d.keys();
+    move |row| {
+        keys.is_valid(row)
+            .then(|| parsed.get(keys.value(row) as usize).copied().flatten())
+            .flatten()
+    }
+}
+
 fn load_contacts(
     raw: &RawTable,
     borrowers: &KeyIndex,
@@ -775,19 +794,8 @@ fn load_contacts(
     let time = need(raw, "contact_time").as_i64().expect("time column");
     let channel = need(raw, "channel").as_text().expect("text column");
     let outcome = need(raw, "outcome").as_text().expect("text column");
-    // Each distinct spelling is parsed once; rows look their key up.
-    fn spelled<T>(
-        d: &arrow::array::DictionaryArray<arrow::datatypes::Int32Type>,
-        parse: fn(&str) -> Option<T>,
-    ) -> Vec<Option<T>> {
-        let v = d.values().as_string::<i32>();
-        (0..v.len())
-            .map(|k| v.is_valid(k).then(|| parse(v.value(k))).flatten())
-            .collect()
-    }
-    let channels = spelled(channel, Channel::parse);
-    let outcomes = spelled(outcome, Outcome::parse);
-    let (channel_keys, outcome_keys) = (channel.keys(), outcome.keys());
+    let channel_of = categorical(channel, Channel::parse);
+    let outcome_of = categorical(outcome, Outcome::parse);
     let p_amount = raw.column("promise_amount");
     let p_date = raw.column("promise_date");
     // Rows are judged in parallel chunks, each with its own rejector and id
@@ -814,16 +822,7 @@ fn load_contacts(
                 );
                 continue;
             }
-            let Some(ch) = channel_keys
-                .is_valid(row)
-                .then(|| {
-                    channels
-                        .get(channel_keys.value(row) as usize)
-                        .copied()
-                        .flatten()
-                })
-                .flatten()
-            else {
+            let Some(ch) = channel_of(row) else {
                 rj.reject(
                     row,
                     Some("channel"),
@@ -831,16 +830,7 @@ fn load_contacts(
                 );
                 continue;
             };
-            let Some(oc) = outcome_keys
-                .is_valid(row)
-                .then(|| {
-                    outcomes
-                        .get(outcome_keys.value(row) as usize)
-                        .copied()
-                        .flatten()
-                })
-                .flatten()
-            else {
+            let Some(oc) = outcome_of(row) else {
                 rj.reject(row, Some("outcome"), "outcome is not one of no_answer, right_party, promise_to_pay, refused, paid, wrong_party");
                 continue;
             };

@@ -397,7 +397,6 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 .map_err(|e| Error::Usage(format!("cannot find the dunning binary to run: {e}")))?,
         };
         let mut runs = Vec::new();
-        let mut scored = 0;
         for _ in 0..opts.runs {
             progress("run");
             let out = opts.dir.join("out");
@@ -441,10 +440,8 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 .ok()
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or_default();
-            scored = m["scored"].as_u64().unwrap_or(0);
             runs.push((secs, m["peak_rss_bytes"].as_u64()));
         }
-        let _ = scored;
         record(
             "run",
             "the whole nightly run (`dunning run`, its own process), end to end",

@@ -685,26 +685,31 @@ fn with_overrides(
     let t: &StringArray = column(&batch, "treatment");
     let c: &StringArray = column(&batch, "channel");
     let r: &StringArray = column(&batch, "treatment_rule");
-    let (mut tv, mut cv, mut rv) = (Vec::new(), Vec::new(), Vec::new());
-    for k in 0..n {
-        match overrides.get(&(first + k)) {
-            Some((to, rule)) => {
-                tv.push(to.as_str().to_string());
-                cv.push(strategy.channels[to.index()][0].as_str().to_string());
-                rv.push(format!("{}{rule}", r.value(k)));
-            }
-            None => {
-                tv.push(t.value(k).to_string());
-                cv.push(c.value(k).to_string());
-                rv.push(r.value(k).to_string());
-            }
-        }
-    }
+    // Only demoted rows change; the others keep their values (borrowed).
+    let demoted = |k: usize| overrides.get(&(first + k));
+    let tv: StringArray = (0..n)
+        .map(|k| Some(demoted(k).map_or(t.value(k), |(to, _)| to.as_str())))
+        .collect();
+    let cv: StringArray = (0..n)
+        .map(|k| {
+            Some(demoted(k).map_or(c.value(k), |(to, _)| {
+                strategy.channels[to.index()][0].as_str()
+            }))
+        })
+        .collect();
+    let rv: StringArray = (0..n)
+        .map(|k| {
+            Some(match demoted(k) {
+                Some((_, rule)) => std::borrow::Cow::Owned(format!("{}{rule}", r.value(k))),
+                None => std::borrow::Cow::Borrowed(r.value(k)),
+            })
+        })
+        .collect();
     let schema = batch.schema();
     let mut columns = batch.columns().to_vec();
     for (name, values) in [("treatment", tv), ("channel", cv), ("treatment_rule", rv)] {
         let i = schema.index_of(name).expect("documented column");
-        columns[i] = Arc::new(StringArray::from(values));
+        columns[i] = Arc::new(values);
     }
     RecordBatch::try_new(schema, columns).map_err(|e| Error::Internal(e.to_string()))
 }
