@@ -1,6 +1,7 @@
 //! Criterion benches of the per-borrower kernels: the FIFO waterfall replay,
-//! the feature read-out, and scoring one borrower (linear predictor, score,
-//! band and three reason codes) on one core. Inputs are built outside the
+//! the feature read-out, and scoring (linear predictor, score, band and three
+//! reason codes), with the CPU's vector instructions and in portable code,
+//! on one core. Inputs are built outside the
 //! timed code; the BenchmarkId carries the number of borrowers.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -108,20 +109,20 @@ fn scoring(c: &mut Criterion) {
             })
             .collect();
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(
-            BenchmarkId::new("score_row", n),
-            &values,
-            |bench, values| {
+        let rows: Vec<usize> = (0..n).collect();
+        let mut out = vec![dunning::scoring::ScoredRow::default(); n];
+        for (name, portable) in [("score_rows", false), ("score_rows_portable", true)] {
+            group.bench_with_input(BenchmarkId::new(name, n), &values, |bench, values| {
                 bench.iter(|| {
-                    let mut sum = 0.0;
-                    for r in 0..n {
-                        let row = scorer.score_row(&values[r * width..(r + 1) * width], r);
-                        sum += row.p_repay;
+                    if portable {
+                        scorer.score_rows_portable(values, width, &rows, &mut out);
+                    } else {
+                        scorer.score_rows(values, width, &rows, &mut out);
                     }
-                    sum
+                    out.iter().map(|r| r.p_repay).sum::<f64>()
                 })
-            },
-        );
+            });
+        }
     }
     group.finish();
 }

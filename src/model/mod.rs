@@ -105,11 +105,14 @@ pub struct ModelFeature {
 }
 
 impl ModelFeature {
-    /// The transformed value of a raw feature value.
+    /// The transformed value of a raw feature value. Standardizing
+    /// multiplies by the reciprocal of the std, `(x - mean) * (1 / std)`:
+    /// scoring does the same arithmetic eight rows at a time, where a
+    /// multiply costs a fraction of a divide, and both give the same bits.
     pub fn transform(&self, x: f64) -> f64 {
         match (&self.woe, self.mean, self.std) {
             (Some(w), _, _) => w.transform(x),
-            (None, Some(m), Some(s)) => (x - m) / s,
+            (None, Some(m), Some(s)) => (x - m) * (1.0 / s),
             _ => x,
         }
     }
