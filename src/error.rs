@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Internal,
     /// Another run holds the output directory; try again later (exit 75).
     Busy,
+    /// Stopped by this signal (SIGTERM, SIGINT) before finishing; nothing
+    /// was published (exit 128 + signal: 143, 130).
+    Interrupted(i32),
 }
 
 impl ErrorKind {
@@ -37,6 +40,7 @@ impl ErrorKind {
             ErrorKind::Output => 74,
             ErrorKind::Busy => 75,
             ErrorKind::BadConfig => 78,
+            ErrorKind::Interrupted(signal) => u8::try_from(128 + signal).unwrap_or(128),
         }
     }
 }
@@ -74,6 +78,9 @@ pub enum Error {
     /// A bug: an invariant of dunning's own data did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A signal asked the job to stop; it stopped without publishing.
+    #[error("stopped by signal {0} before finishing; nothing was published")]
+    Interrupted(i32),
 }
 
 impl Error {
@@ -85,6 +92,7 @@ impl Error {
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
             Error::Busy(_) => ErrorKind::Busy,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::Interrupted(signal) => ErrorKind::Interrupted(*signal),
             Error::Config(_) => ErrorKind::BadConfig,
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,

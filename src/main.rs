@@ -88,6 +88,15 @@ fn main() -> ExitCode {
 }
 
 fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
+    // Jobs that check for a stop at their stage boundaries stop cleanly on
+    // SIGTERM/SIGINT; the others keep the default action (die at once).
+    if matches!(
+        command,
+        Command::Features(_) | Command::Score(_) | Command::Run(_) | Command::Combine(_)
+    ) {
+        dunning::jobs::interrupt::install()
+            .map_err(|e| dunning::Error::Internal(format!("installing signal handlers: {e}")))?;
+    }
     match command {
         Command::Generate(args) => run_generate(args),
         Command::Features(args) => run_features(args),

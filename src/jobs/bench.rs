@@ -339,7 +339,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 &mut clock,
             )?;
             let (decisions, arms) = crate::jobs::run::decide_all(&strategy, &s, tonight);
-            clock.lap("strategy");
+            clock.lap("strategy")?;
             let batch = tables::run_table(
                 &s.ledger,
                 &s.features,
@@ -356,7 +356,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 batch.schema(),
                 &[batch],
             )?;
-            clock.lap("write");
+            clock.lap("write")?;
             scored_rows = s.rows.len() as u64;
             loaded_rows = s.ledger.reports.iter().map(|r| r.rows_read).sum();
             drop(s);

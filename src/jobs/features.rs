@@ -104,9 +104,9 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
     check_attribute_names(&opts.load.attributes)?;
     let mut clock = Stopwatch::default();
     let mut ledger = contract::load(&opts.inputs, &opts.load)?;
-    clock.lap("read and validate");
+    clock.lap("read and validate")?;
     let fs = ledger::build(&ledger, &opts.snapshots)?;
-    clock.lap("features");
+    clock.lap("features")?;
     let data_end = opts.data_end.or(ledger.last_payment);
     let labeled = labels::attach(&fs, ledger.labels.as_deref(), data_end);
     if let Some(report) = ledger
@@ -124,7 +124,7 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
     let table = tables::feature_table(&ledger, &fs, &labeled);
     let rejects_path = write_rejects(&opts.out, &ledger.rejects)?;
     output::write_parquet(&opts.out, table.schema(), std::slice::from_ref(&table))?;
-    clock.lap("write");
+    clock.lap("write")?;
     let summary = FeaturesSummary {
         dunning_version: env!("CARGO_PKG_VERSION").to_string(),
         output: opts.out.display().to_string(),

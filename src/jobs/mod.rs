@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod features;
+pub mod interrupt;
 pub mod run;
 pub mod score;
 pub mod train;
@@ -95,8 +96,9 @@ impl Stopwatch {
         }
     }
 
-    /// Ends the current stage, named `stage`.
-    pub fn lap(&mut self, stage: &'static str) {
+    /// Ends the current stage, named `stage`: a boundary where a job stops
+    /// when asked to (Err([`crate::Error::Interrupted`]), see [`interrupt`]).
+    pub fn lap(&mut self, stage: &'static str) -> crate::Result<()> {
         let now = Instant::now();
         let d = now - self.last;
         self.laps.push((stage, d));
@@ -104,5 +106,6 @@ impl Stopwatch {
         if let Some(o) = self.observer.as_mut() {
             o(stage, d);
         }
+        interrupt::boundary(stage)
     }
 }

@@ -476,7 +476,7 @@ fn score_part(
         .collect();
 
     let (decisions, arms) = decide_all(strategy, &s, opts.as_of);
-    clock.lap("strategy");
+    clock.lap("strategy")?;
 
     let batch = tables::run_table(
         &s.ledger,
@@ -752,6 +752,7 @@ fn finish(
     let mut w = output::ParquetStream::create(&dir.join(SCORED), stream.schema())?;
     let mut at = 0;
     while let Some(b) = stream.next_batch()? {
+        crate::jobs::interrupt::check()?;
         let n = b.num_rows();
         let b = with_overrides(strategy, b, at, &overrides)?;
         count(strategy, &mut m, &b);
@@ -763,7 +764,7 @@ fn finish(
     if let Some(r) = rejects.filter(|r| r.num_rows() > 0) {
         output::write_parquet(&dir.join(REJECTS), r.schema(), &[r])?;
     }
-    clock.lap("write");
+    clock.lap("write")?;
     m.capacity_applied = true;
     m.scored = at as u64;
     m.peak_rss_bytes = crate::jobs::peak_rss_bytes();
@@ -821,6 +822,7 @@ pub fn run_observed(
             let part = score_part(opts, &prep, Some(p), &mut clock)?;
             let stage = output::dir::StagedDir::create(&dest)?;
             let m = write_part(part, stage.path(), &dest, &mut clock)?;
+            crate::jobs::interrupt::boundary("publish")?;
             stage.publish()?;
             Ok(m)
         }
@@ -872,6 +874,7 @@ pub fn run_observed(
                 })?;
                 m
             };
+            crate::jobs::interrupt::boundary("publish")?;
             stage.publish()?;
             Ok(m)
         }
@@ -895,7 +898,7 @@ fn write_part(part: Part, dir: &Path, dest: &Path, clock: &mut Stopwatch) -> Res
             &[tables::rejects_table(&rejects)],
         )?;
     }
-    clock.lap("write");
+    clock.lap("write")?;
     add_laps(&mut manifest, clock);
     manifest.peak_rss_bytes = crate::jobs::peak_rss_bytes();
     manifest.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
@@ -1088,6 +1091,7 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
         &out_dir,
         &mut clock,
     )?;
+    crate::jobs::interrupt::boundary("publish")?;
     stage.publish()?;
     Ok(m)
 }

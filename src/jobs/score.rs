@@ -143,7 +143,7 @@ pub fn load_and_score(
         }
         e => Error::Contract(e),
     })?;
-    clock.lap("read and validate");
+    clock.lap("read and validate")?;
     let snapshots = SnapshotOptions {
         as_of: vec![as_of],
         horizon_days: model
@@ -154,9 +154,9 @@ pub fn load_and_score(
     };
     let features = ledger::build(&ledger, &snapshots)?;
     let population = labels::attach(&features, None, None);
-    clock.lap("features");
+    clock.lap("features")?;
     let rows = scoring::score(&model, &features, &population.rows)?;
-    clock.lap("score");
+    clock.lap("score")?;
     Ok(Scored {
         model,
         model_sha256,
@@ -182,7 +182,7 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
     let batch = tables::scored_table(&s.ledger, &s.features, &s.model, &s.rows, &s.model_sha256);
     crate::jobs::write_rejects(&opts.out, &s.ledger.rejects)?;
     output::write_parquet(&opts.out, batch.schema(), std::slice::from_ref(&batch))?;
-    clock.lap("write");
+    clock.lap("write")?;
     Ok(ScoreSummary {
         rows: batch.num_rows() as u64,
         outside_population: s.population.counts[0].outside_population,
