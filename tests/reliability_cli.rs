@@ -112,20 +112,27 @@ fn interrupt_at(
     (status.code(), stopped, log)
 }
 
-#[test]
-fn a_signal_at_any_stage_stops_the_run_and_keeps_the_previous_night() {
-    let w = Workdir::new();
-    let out = w.path("out");
-    // Last night's output, which an interrupted run must not touch.
-    let args = run_args(&out, &["--quiet"]);
+/// Runs last night into `out`: the output a failed run must leave as it
+/// was. Returns its [`tree`].
+fn last_night(w: &Workdir, out: &Path) -> BTreeMap<String, Option<(usize, u64)>> {
+    let args = run_args(out, &["--quiet"]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_exit(&w.run(&refs), 0);
-    let before = tree(&out);
+    let before = tree(out);
     assert!(
         before.contains_key("2025-12-31/scored.parquet"),
         "{:?}",
         before.keys()
     );
+    before
+}
+
+#[test]
+fn a_signal_at_any_stage_stops_the_run_and_keeps_the_previous_night() {
+    let w = Workdir::new();
+    let out = w.path("out");
+    // Last night's output, which an interrupted run must not touch.
+    let before = last_night(&w, &out);
 
     let cases: [(&str, &str, &[&str]); 6] = [
         ("read and validate", "TERM", &[]),
@@ -161,11 +168,9 @@ fn a_signal_at_any_stage_stops_the_run_and_keeps_the_previous_night() {
 fn a_full_disk_fails_the_write_cleanly() {
     let w = Workdir::new();
     let out = w.path("out");
-    let args = run_args(&out, &["--quiet"]);
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_exit(&w.run(&refs), 0);
-    let before = tree(&out);
-    // A file-size limit (RLIMIT_FSIZE) of 16 KiB makes the write of
+    let before = last_night(&w, &out);
+    // A file-size limit (RLIMIT_FSIZE; `ulimit -f` counts 512-byte blocks
+    // in sh) of 16 KiB makes the write of
     // scored.parquet fail as on a full disk. SIGXFSZ is ignored, as a
     // filling disk sends none: write() returns an error instead.
     let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_dunning").to_string())
