@@ -569,8 +569,17 @@ mod tests {
                 band: m.band_index(score),
                 reasons,
             };
-            // NaN p_repay (a NaN feature) compares by bits.
-            let bits = |s: &ScoredRow| (s.p_repay.to_bits(), s.row, s.score, s.band, s.reasons);
+            // Numbers compare by bits. A NaN feature gives a NaN p_repay,
+            // whose sign and payload IEEE leaves open (they differ between
+            // optimized and debug builds): any NaN is the same NaN.
+            let p = |x: f64| {
+                if x.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    x.to_bits()
+                }
+            };
+            let bits = |s: &ScoredRow| (p(s.p_repay), s.row, s.score, s.band, s.reasons);
             assert_eq!(bits(&fast[k]), bits(&want), "row {r}: {raw:?}");
             assert_eq!(bits(&portable[k]), bits(&want), "row {r}: {raw:?}");
         }
