@@ -118,6 +118,28 @@ pub struct RunArgs {
     /// (one machine's share); `dunning combine` merges the partitions.
     #[arg(long)]
     pub partition: Option<u32>,
+    /// Pseudonymized output.
+    #[command(flatten)]
+    pub pseudonym: PseudonymArgs,
+}
+
+/// Pseudonymized output, for files sent outside (`run` and `combine`).
+#[derive(Debug, Args)]
+pub struct PseudonymArgs {
+    /// Write a keyed pseudonym (HMAC-SHA256 of the id, 64 lowercase hex
+    /// digits) instead of each borrower_id, for files sent to an outside
+    /// collection agency. The key comes from the environment variable
+    /// DUNNING_PSEUDONYM_KEY or from --pseudonym-key-file (at least 16 bytes).
+    #[arg(long)]
+    pub pseudonymize_ids: bool,
+    /// Read the pseudonym key from this file instead of DUNNING_PSEUDONYM_KEY
+    /// (the key is never given on the command line).
+    #[arg(long, value_name = "PATH")]
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// Also write pseudonyms.parquet (borrower_id -> pseudonym) into the
+    /// night's directory. It undoes the pseudonyms: keep it in-house.
+    #[arg(long)]
+    pub pseudonym_map: bool,
 }
 
 /// Arguments of `dunning combine`.
@@ -135,6 +157,9 @@ pub struct CombineArgs {
     /// The number of partitions.
     #[arg(long)]
     pub partitions: u32,
+    /// Pseudonymized output.
+    #[command(flatten)]
+    pub pseudonym: PseudonymArgs,
 }
 
 /// Log line format.

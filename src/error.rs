@@ -8,6 +8,7 @@ use crate::generate::GenerateError;
 use crate::ledger::FeatureError;
 use crate::model::ModelError;
 use crate::output::OutputError;
+use crate::pseudonym::PseudonymError;
 use crate::strategy::StrategyError;
 
 /// What kind of failure an error is; each maps to a distinct exit code.
@@ -66,6 +67,9 @@ pub enum Error {
     /// The strategy file is wrong.
     #[error(transparent)]
     Strategy(#[from] StrategyError),
+    /// No usable pseudonym key.
+    #[error(transparent)]
+    Pseudonym(#[from] PseudonymError),
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
@@ -97,7 +101,7 @@ impl Error {
             Error::Output(_) => ErrorKind::Output,
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
             Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,
-            Error::Strategy(_) => ErrorKind::BadConfig,
+            Error::Strategy(_) | Error::Pseudonym(_) => ErrorKind::BadConfig,
             Error::Model(m) => match m {
                 ModelError::Read { .. }
                 | ModelError::Corrupt { .. }

@@ -20,8 +20,9 @@
 //!    them atomically.
 //!
 //! [`jobs`] runs these stages for each command; [`generate`] writes synthetic
-//! ledgers with a known truth for tests and benchmarks; [`error`] classifies
-//! failures into exit codes.
+//! ledgers with a known truth for tests and benchmarks; [`pseudonym`] turns
+//! borrower ids into keyed pseudonyms for files sent outside; [`error`]
+//! classifies failures into exit codes.
 //!
 //! ```
 //! use dunning::contract::{self, InputPaths, LoadOptions};
@@ -52,6 +53,7 @@ pub mod labels;
 pub mod ledger;
 pub mod model;
 pub mod output;
+pub mod pseudonym;
 pub mod scoring;
 pub mod strategy;
 

@@ -312,6 +312,9 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
         strict: args.strict.then_some(true),
         partitions: args.partitions,
         partition: args.partition,
+        pseudonymize_ids: args.pseudonym.pseudonymize_ids.then_some(true),
+        pseudonym_key_file: args.pseudonym.pseudonym_key_file,
+        pseudonym_map: args.pseudonym.pseudonym_map.then_some(true),
     };
     let opts = flags.merge(file)?;
     let observer: dunning::jobs::Observer = if bar {
@@ -354,6 +357,7 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
             dir.join(run::REJECTS).display()
         );
     }
+    log_pseudonyms(&m);
     info!("run {} as of {}: done", m.run_id, m.as_of);
     // The summary is the command's output (stdout); logs stay on stderr.
     if !quiet {
@@ -368,8 +372,14 @@ fn run_combine(args: CombineArgs, quiet: bool) -> dunning::Result<()> {
         out: args.out,
         as_of: args.as_of,
         partitions: args.partitions,
+        pseudonym: run::PseudonymOptions::from_flags(
+            args.pseudonym.pseudonymize_ids,
+            args.pseudonym.pseudonym_key_file,
+            args.pseudonym.pseudonym_map,
+        )?,
     };
     let m = run::combine(&opts)?;
+    log_pseudonyms(&m);
     info!(
         "run {} as of {}: {} partitions combined",
         m.run_id, m.as_of, opts.partitions
@@ -378,6 +388,14 @@ fn run_combine(args: CombineArgs, quiet: bool) -> dunning::Result<()> {
         print!("{}", m.summary());
     }
     Ok(())
+}
+
+/// Says that the night's ids are pseudonyms, and with which key (by its
+/// fingerprint; the key itself is never logged).
+fn log_pseudonyms(m: &run::Manifest) {
+    if let Some(f) = &m.pseudonym_key_fingerprint {
+        info!("borrower ids pseudonymized (key fingerprint {f})");
+    }
 }
 
 fn run_bench(args: BenchArgs) -> dunning::Result<()> {

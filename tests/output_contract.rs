@@ -37,7 +37,11 @@ fn type_name(t: &DataType) -> String {
 /// Checks that `schema` has the documented columns, in order, with their
 /// types and nullability (id columns may be either documented type).
 fn check(schema: &Schema, name: &str, keys_only: bool) {
-    let doc = documented(name);
+    check_doc(schema, name, documented(name), keys_only)
+}
+
+/// [`check`] against the documented rows `doc`.
+fn check_doc(schema: &Schema, name: &str, doc: Vec<(String, String, bool)>, keys_only: bool) {
     let fields: Vec<_> = schema.fields().iter().collect();
     let written: Vec<_> = if keys_only {
         fields
@@ -154,6 +158,59 @@ fn written_schemas_match_the_output_contract() {
     assert_exit(&o, 0);
     check(
         read_parquet(&w.path("g.rejects.parquet")).schema().as_ref(),
+        "rejects",
+        false,
+    );
+}
+
+#[test]
+fn pseudonymized_night_files_match_the_output_contract() {
+    let w = Workdir::new();
+    let mut args = vec![
+        "run".to_string(),
+        "--model".into(),
+        repo("models/default"),
+        "--strategy".into(),
+        repo("strategies/default.toml"),
+    ];
+    args.extend(sample_inputs());
+    args.extend(
+        [
+            "--as-of",
+            "2025-12-31",
+            "--out",
+            "out",
+            "--pseudonymize-ids",
+            "--pseudonym-map",
+        ]
+        .map(String::from),
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_dunning"))
+        .args(&args)
+        .current_dir(w.root())
+        .env(dunning::pseudonym::KEY_ENV, "a key for the contract test")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    let dir = w.path("out/2025-12-31");
+    let mut doc = documented("scored");
+    doc.extend(documented("run"));
+    let scored = read_parquet(&dir.join("scored.parquet"));
+    check_doc(scored.schema().as_ref(), "run", doc, false);
+    assert_eq!(
+        scored.schema().field(0).data_type(),
+        &DataType::Utf8,
+        "pseudonyms are text"
+    );
+    check(
+        read_parquet(&dir.join("pseudonyms.parquet"))
+            .schema()
+            .as_ref(),
+        "pseudonyms",
+        false,
+    );
+    check(
+        read_parquet(&dir.join("rejects.parquet")).schema().as_ref(),
         "rejects",
         false,
     );

@@ -43,6 +43,7 @@ proptest! {
             strict: false,
             partitions: 1,
             partition: None,
+            pseudonym: None,
         }).unwrap();
         let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
         let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
@@ -91,6 +92,7 @@ proptest! {
             strict: false,
             partitions,
             partition: None,
+            pseudonym: None,
         };
         let one = run(&opts("one", 1)).unwrap();
         let many = run(&opts("many", partitions)).unwrap();
@@ -138,6 +140,7 @@ fn range_partitions_skip_row_groups_and_change_no_byte() {
         strict: false,
         partitions,
         partition,
+        pseudonym: None,
     };
     run(&opts("one", 1, None)).unwrap();
     run(&opts("many", 4, None)).unwrap();

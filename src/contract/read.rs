@@ -79,8 +79,9 @@ impl Column {
     }
 }
 
-/// An input table read from one file: its canonical columns plus the original
-/// (uncast) arrays, kept to report rejected rows with the values the user gave.
+/// An input table read from one file: its canonical columns plus the
+/// original (uncast) borrower_id, kept to name the borrower of a rejected
+/// row as the user gave it.
 #[derive(Debug)]
 pub struct RawTable {
     /// Which contract table this is.
@@ -95,8 +96,9 @@ pub struct RawTable {
     pub file_row_of: Option<Vec<u64>>,
     /// Contract columns present in the file, in contract order, then numeric extras.
     pub columns: Vec<(String, Column)>,
-    /// The same columns as the file stored them.
-    pub originals: Vec<(String, ArrayRef)>,
+    /// The borrower_id column as the file stored it (the other original
+    /// columns are personal data that no output carries, so they are not kept).
+    pub original_id: Option<ArrayRef>,
     /// Columns in the file that the contract does not use (ignored, listed once in the log).
     pub ignored: Vec<String>,
 }
@@ -221,6 +223,10 @@ pub fn read_table(
         .map(|f| f.name().clone())
         .filter(|n| !used.contains(n))
         .collect();
+    let original_id = arrays
+        .into_iter()
+        .find(|(name, _)| name == "borrower_id")
+        .map(|(_, a)| a);
     Ok(RawTable {
         spec,
         path: path.to_path_buf(),
@@ -228,7 +234,7 @@ pub fn read_table(
         file_rows,
         file_row_of,
         columns,
-        originals: arrays,
+        original_id,
         ignored,
     })
 }

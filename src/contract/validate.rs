@@ -1,8 +1,12 @@
 //! Row-level validation: from read tables to the typed, grouped [`Ledger`].
 //!
 //! Every row of every table ends in exactly one place: used, rejected (with
-//! the original values, the file, the row index and the reason), or counted
-//! as unmatched. With `strict`, any reject is fatal.
+//! the file, the row index, the column, the reason and the borrower id), or
+//! counted as unmatched. With `strict`, any reject is fatal.
+//!
+//! Reject reasons name the column and the rule broken, never the value: the
+//! values of amounts, dates and contacts are personal data, and reasons go
+//! to the rejects file and the log.
 
 use arrow::array::{Array, AsArray};
 use arrow::util::display::array_value_to_string;
@@ -40,7 +44,10 @@ pub struct Reject {
     pub column: Option<&'static str>,
     /// Why the row was rejected.
     pub reason: String,
-    /// The row's contract columns as the file stored them, as a JSON object.
+    /// The row's borrower_id as the file stored it, as a JSON object
+    /// `{"borrower_id": "..."}` (null when the file has none). The row's
+    /// other values are personal data and are not copied: `file` and
+    /// `row_index` find the row.
     pub values: String,
 }
 
@@ -269,24 +276,22 @@ impl<'a> Rejector<'a> {
         if std::mem::replace(&mut self.rejected[row - self.first], true) {
             return;
         }
-        let mut values = serde_json::Map::new();
-        for (name, array) in &self.raw.originals {
-            let v = if array.is_null(row) {
-                serde_json::Value::Null
-            } else {
-                array_value_to_string(array.as_ref(), row)
-                    .map(serde_json::Value::String)
-                    .unwrap_or(serde_json::Value::Null)
-            };
-            values.insert(name.clone(), v);
-        }
+        // Only the borrower id is copied: the other columns are personal
+        // data (amounts, dates, contact details, loan ids), and the row is
+        // found in its file by `row_index`.
+        let id = match &self.raw.original_id {
+            Some(a) if !a.is_null(row) => array_value_to_string(a.as_ref(), row)
+                .map(serde_json::Value::String)
+                .unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::Null,
+        };
         self.rejects.push(Reject {
             table: self.raw.spec.name,
             file: self.file.clone(),
             row_index: self.raw.file_row(row),
             column,
             reason: reason.into(),
-            values: serde_json::Value::Object(values).to_string(),
+            values: serde_json::json!({ "borrower_id": id }).to_string(),
         });
     }
     fn ok(&self, row: usize) -> bool {
@@ -351,6 +356,7 @@ fn check_amount(
     }
     let v = a.value(row);
     if !v.is_finite() {
+        // `v` is NaN or an infinity here: a defect, not the borrower's data.
         rj.reject(
             row,
             Some(name),
@@ -359,14 +365,14 @@ fn check_amount(
         return None;
     }
     if nonneg && v < 0.0 {
-        rj.reject(row, Some(name), format!("{name} is negative ({v})"));
+        rj.reject(row, Some(name), format!("{name} is negative"));
         return None;
     }
     if v.abs() > super::MAX_AMOUNT {
         rj.reject(
             row,
             Some(name),
-            format!("{name} is out of range (|{v}| > 1e13)"),
+            format!("{name} is out of range (absolute value above 1e13)"),
         );
         return None;
     }

@@ -11,6 +11,11 @@
 //! The run id is a hash of the inputs, model, strategy and as-of date, not of
 //! the clock, so re-running a night gives byte-identical `scored.parquet`;
 //! timings go only to the manifest.
+//!
+//! With `--pseudonymize-ids` the night's files carry keyed pseudonyms instead
+//! of borrower ids ([`crate::pseudonym`], [`output::pseudonymize`]). They are
+//! put in at the very last write, after partitions are merged and capacity
+//! is applied by the real ids, so pseudonymized and plain runs decide alike.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,7 +32,9 @@ use crate::dates::{self, Day};
 use crate::error::{Error, Result};
 use crate::jobs::score::load_and_score;
 use crate::jobs::Stopwatch;
+use crate::output::pseudonymize::{pseudonymize_rejects, PseudonymizedScored, MAPPING};
 use crate::output::{self, tables};
+use crate::pseudonym::{PseudonymKey, KEY_ENV};
 use crate::strategy::arms::{arm, capacity_demotions};
 use crate::strategy::contact;
 use crate::strategy::{decide, BorrowerState, Strategy, StrategyError, Treatment};
@@ -53,6 +60,53 @@ pub struct RunOptions {
     pub partitions: u32,
     /// Score only this partition, into `OUT/AS_OF.part-I-of-N/` (None: all).
     pub partition: Option<u32>,
+    /// Write keyed pseudonyms instead of borrower ids (None: the ids).
+    pub pseudonym: Option<PseudonymOptions>,
+}
+
+/// `--pseudonymize-ids` and its options: where the key is, and whether to
+/// write the mapping file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PseudonymOptions {
+    /// The key file (None: the key is in the environment variable
+    /// [`KEY_ENV`]). The key itself is never an option's value.
+    pub key_file: Option<PathBuf>,
+    /// Also write the mapping file (borrower_id -> pseudonym) into the
+    /// night's directory.
+    pub map: bool,
+}
+
+impl PseudonymOptions {
+    /// The options of the flags `--pseudonymize-ids`, `--pseudonym-key-file`
+    /// and `--pseudonym-map`: None without `--pseudonymize-ids`, and a usage
+    /// error when the other two are given without it.
+    pub fn from_flags(
+        pseudonymize: bool,
+        key_file: Option<PathBuf>,
+        map: bool,
+    ) -> Result<Option<Self>> {
+        if !pseudonymize {
+            if key_file.is_some() || map {
+                return Err(Error::Usage(
+                    "--pseudonym-key-file and --pseudonym-map need --pseudonymize-ids".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        Ok(Some(Self { key_file, map }))
+    }
+
+    /// Reads and checks the key (from [`KEY_ENV`] or the key file).
+    fn resolve(&self) -> Result<Pseudonyms> {
+        let key = PseudonymKey::resolve(std::env::var_os(KEY_ENV), self.key_file.as_deref())?;
+        Ok(Pseudonyms { key, map: self.map })
+    }
+}
+
+/// A checked key and whether to write the mapping file.
+struct Pseudonyms {
+    key: PseudonymKey,
+    map: bool,
 }
 
 /// A nightly.toml: every key of `dunning run`, each also a flag (a flag
@@ -85,6 +139,12 @@ pub struct RunConfig {
     pub partitions: Option<u32>,
     /// Score only this partition.
     pub partition: Option<u32>,
+    /// Write keyed pseudonyms instead of borrower ids.
+    pub pseudonymize_ids: Option<bool>,
+    /// The pseudonym key file (the key itself is never a config value).
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// Also write the mapping file.
+    pub pseudonym_map: Option<bool>,
 }
 
 impl RunConfig {
@@ -92,7 +152,18 @@ impl RunConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let bad = |message: String| Error::Config(format!("{}: {message}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read: {e}")))?;
-        let mut c: RunConfig = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        // The message and the line, not toml's excerpt of the file: a
+        // mistaken line such as `pseudonym_key = "..."` must not reach the log.
+        let mut c: RunConfig = toml::from_str(&text).map_err(|e| {
+            bad(match e.span() {
+                Some(at) => format!(
+                    "line {}: {}",
+                    text[..at.start.min(text.len())].matches('\n').count() + 1,
+                    e.message()
+                ),
+                None => e.message().to_string(),
+            })
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut c.model,
@@ -102,6 +173,7 @@ impl RunConfig {
             &mut c.borrowers,
             &mut c.contacts,
             &mut c.out,
+            &mut c.pseudonym_key_file,
         ]
         .into_iter()
         .flatten()
@@ -151,6 +223,13 @@ impl RunConfig {
             strict: self.strict.or(file.strict).unwrap_or(false),
             partitions: self.partitions.or(file.partitions).unwrap_or(1),
             partition: self.partition.or(file.partition),
+            pseudonym: PseudonymOptions::from_flags(
+                self.pseudonymize_ids
+                    .or(file.pseudonymize_ids)
+                    .unwrap_or(false),
+                self.pseudonym_key_file.or(file.pseudonym_key_file),
+                self.pseudonym_map.or(file.pseudonym_map).unwrap_or(false),
+            )?,
         })
     }
 }
@@ -224,6 +303,14 @@ pub struct Manifest {
     /// one partition's output (capacity is over the whole night, so it is
     /// applied when the partitions are combined).
     pub capacity_applied: bool,
+    /// Whether borrower_id in scored.parquet and rejects.parquet holds keyed
+    /// pseudonyms instead of the ids.
+    #[serde(default)]
+    pub pseudonymized_ids: bool,
+    /// The pseudonym key's fingerprint (see
+    /// [`PseudonymKey::fingerprint`]); null without pseudonyms.
+    #[serde(default)]
+    pub pseudonym_key_fingerprint: Option<String>,
     /// The run's peak resident memory in bytes (Linux; null elsewhere).
     pub peak_rss_bytes: Option<u64>,
     /// Files written.
@@ -514,6 +601,8 @@ fn score_part(
         ]
         .into(),
         capacity_applied: false,
+        pseudonymized_ids: false,
+        pseudonym_key_fingerprint: None,
         peak_rss_bytes: None,
         outputs: Vec::new(),
         status: "ok".into(),
@@ -735,9 +824,60 @@ fn count(strategy: &Strategy, m: &mut Manifest, b: &RecordBatch) {
     }
 }
 
+/// Where the night's scored rows go: straight to scored.parquet, or through
+/// the pseudonymizer.
+enum ScoredSink<'k> {
+    Plain(Box<output::ParquetStream>),
+    Pseudonymized(PseudonymizedScored<'k>),
+}
+
+impl<'k> ScoredSink<'k> {
+    fn create(
+        dir: &Path,
+        schema: arrow::datatypes::SchemaRef,
+        pseudonyms: Option<&'k Pseudonyms>,
+    ) -> Result<Self> {
+        let dest = dir.join(SCORED);
+        Ok(match pseudonyms {
+            None => ScoredSink::Plain(Box::new(output::ParquetStream::create(&dest, schema)?)),
+            Some(p) => {
+                let map = p.map.then(|| dir.join(MAPPING));
+                ScoredSink::Pseudonymized(PseudonymizedScored::create(
+                    &p.key,
+                    &dest,
+                    map.as_deref(),
+                    &schema,
+                )?)
+            }
+        })
+    }
+
+    fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        match self {
+            ScoredSink::Plain(w) => w.write(b)?,
+            ScoredSink::Pseudonymized(w) => w.write(b)?,
+        }
+        Ok(())
+    }
+
+    /// Finishes the files; `extra` are the rejects' (pseudonym, id) pairs.
+    fn finish(self, extra: Vec<(String, String)>) -> Result<()> {
+        match self {
+            ScoredSink::Plain(w) => w.finish()?,
+            ScoredSink::Pseudonymized(w) => {
+                w.finish(extra)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes the night into `dir`: scored.parquet (capacity applied, counted as
-/// it streams), rejects.parquet when `rejects` has rows, and the manifest.
-/// `m` carries everything but the counts and the outputs.
+/// it streams), rejects.parquet when `rejects` has rows, the mapping file
+/// when asked, and the manifest. With `pseudonyms`, ids are replaced here,
+/// after everything else is decided. `m` carries everything but the counts
+/// and the outputs.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     strategy: &Strategy,
     scored: &Scored,
@@ -746,10 +886,11 @@ fn finish(
     dir: &Path,
     out_dir: &Path,
     clock: &mut Stopwatch,
+    pseudonyms: Option<&Pseudonyms>,
 ) -> Result<Manifest> {
     let overrides = capacity_overrides(strategy, scored)?;
     let mut stream = scored.stream()?;
-    let mut w = output::ParquetStream::create(&dir.join(SCORED), stream.schema())?;
+    let mut w = ScoredSink::create(dir, stream.schema(), pseudonyms)?;
     let mut at = 0;
     while let Some(b) = stream.next_batch()? {
         crate::jobs::interrupt::check()?;
@@ -759,21 +900,37 @@ fn finish(
         w.write(&b)?;
         at += n;
     }
-    w.finish()?;
-    let rejected = rejects.as_ref().is_some_and(|r| r.num_rows() > 0);
-    if let Some(r) = rejects.filter(|r| r.num_rows() > 0) {
+    let rejects = rejects.filter(|r| r.num_rows() > 0);
+    let (rejects, extra) = match (rejects, pseudonyms) {
+        (Some(r), Some(p)) => {
+            let (r, pairs) = pseudonymize_rejects(&p.key, &r)?;
+            (Some(r), pairs)
+        }
+        (r, _) => (r, Vec::new()),
+    };
+    w.finish(extra)?;
+    let rejected = rejects.is_some();
+    if let Some(r) = rejects {
         output::write_parquet(&dir.join(REJECTS), r.schema(), &[r])?;
     }
     clock.lap("write")?;
     m.capacity_applied = true;
     m.scored = at as u64;
+    m.pseudonymized_ids = pseudonyms.is_some();
+    m.pseudonym_key_fingerprint = pseudonyms.map(|p| p.key.fingerprint());
     m.peak_rss_bytes = crate::jobs::peak_rss_bytes();
     add_laps(&mut m, clock);
-    m.outputs = [Some(SCORED), rejected.then_some(REJECTS), Some(MANIFEST)]
-        .into_iter()
-        .flatten()
-        .map(|f| out_dir.join(f).display().to_string())
-        .collect();
+    let mapped = pseudonyms.is_some_and(|p| p.map);
+    m.outputs = [
+        Some(SCORED),
+        rejected.then_some(REJECTS),
+        mapped.then_some(MAPPING),
+        Some(MANIFEST),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|f| out_dir.join(f).display().to_string())
+    .collect();
     output::write_json(&dir.join(MANIFEST), &m)?;
     Ok(m)
 }
@@ -809,6 +966,18 @@ pub fn run_observed(
             )));
         }
     }
+    if opts.partition.is_some() && opts.pseudonym.is_some() {
+        return Err(Error::Usage(
+            "--pseudonymize-ids applies to the night's files: give it to `dunning combine`, \
+             not to a --partition run (partitions are merged by the real ids)"
+                .into(),
+        ));
+    }
+    let pseudonyms = opts
+        .pseudonym
+        .as_ref()
+        .map(PseudonymOptions::resolve)
+        .transpose()?;
     let prep = prepare(opts)?;
     match opts.partition {
         Some(index) => {
@@ -842,6 +1011,7 @@ pub fn run_observed(
                     stage.path(),
                     &out_dir,
                     &mut clock,
+                    pseudonyms.as_ref(),
                 )?
             } else {
                 let parts_dir = stage.path().join(".parts");
@@ -864,6 +1034,7 @@ pub fn run_observed(
                     stage.path(),
                     &out_dir,
                     &mut clock,
+                    pseudonyms.as_ref(),
                 )?;
                 std::fs::remove_dir_all(&parts_dir).map_err(|source| {
                     Error::Output(output::OutputError::Io {
@@ -913,6 +1084,7 @@ fn write_part(part: Part, dir: &Path, dest: &Path, clock: &mut Stopwatch) -> Res
 /// Merges partition directories (each with scored.parquet, manifest.json and
 /// maybe rejects.parquet) into the night's files in `dir`, exactly as an
 /// unpartitioned run would have written them.
+#[allow(clippy::too_many_arguments)]
 fn merge_parts(
     strategy: &Strategy,
     strategy_sha256: &str,
@@ -920,6 +1092,7 @@ fn merge_parts(
     dir: &Path,
     out_dir: &Path,
     clock: &mut Stopwatch,
+    pseudonyms: Option<&Pseudonyms>,
 ) -> Result<Manifest> {
     let bad =
         |path: &Path, message: String| Error::Config(format!("{}: {message}", path.display()));
@@ -1009,7 +1182,9 @@ fn merge_parts(
         )?)
     };
     let scored = Scored::Files(dirs.iter().map(|d| d.join(SCORED)).collect());
-    finish(strategy, &scored, rejects, m, dir, out_dir, clock)
+    finish(
+        strategy, &scored, rejects, m, dir, out_dir, clock, pseudonyms,
+    )
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -1059,6 +1234,8 @@ pub struct CombineOptions {
     pub as_of: Day,
     /// The number of partitions.
     pub partitions: u32,
+    /// Write keyed pseudonyms instead of borrower ids (None: the ids).
+    pub pseudonym: Option<PseudonymOptions>,
 }
 
 /// Merges the partition directories `OUT/AS_OF.part-I-of-N` of a night
@@ -1067,6 +1244,11 @@ pub struct CombineOptions {
 /// applied over the whole night.
 pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
     let mut clock = Stopwatch::default();
+    let pseudonyms = opts
+        .pseudonym
+        .as_ref()
+        .map(PseudonymOptions::resolve)
+        .transpose()?;
     let (strategy, strategy_sha256) = read_strategy(&opts.strategy)?;
     let count = opts.partitions.max(1);
     let dirs: Vec<PathBuf> = (0..count)
@@ -1090,6 +1272,7 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
         stage.path(),
         &out_dir,
         &mut clock,
+        pseudonyms.as_ref(),
     )?;
     crate::jobs::interrupt::boundary("publish")?;
     stage.publish()?;

@@ -8,6 +8,7 @@
 
 pub mod dir;
 pub mod merge;
+pub mod pseudonymize;
 pub mod tables;
 
 use std::fs::File;
@@ -83,11 +84,24 @@ pub fn writer_properties() -> WriterProperties {
 pub struct AtomicFile {
     dest: PathBuf,
     tmp: tempfile::NamedTempFile,
+    /// Readable by others (0644) or by the owner only (0600).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    private: bool,
 }
 
 impl AtomicFile {
     /// Opens a temporary file in the directory of `dest` (created if missing).
     pub fn create(dest: &Path) -> Result<Self> {
+        Self::create_with(dest, false)
+    }
+
+    /// Like [`AtomicFile::create`], but the file stays readable by its owner
+    /// only (on Unix, mode 0600), for sensitive outputs.
+    pub fn create_private(dest: &Path) -> Result<Self> {
+        Self::create_with(dest, true)
+    }
+
+    fn create_with(dest: &Path, private: bool) -> Result<Self> {
         let dir = match dest.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
@@ -113,6 +127,7 @@ impl AtomicFile {
         Ok(Self {
             dest: dest.to_path_buf(),
             tmp,
+            private,
         })
     }
 
@@ -142,11 +157,13 @@ impl AtomicFile {
             });
         }
         // Temporary files are created private (0600); outputs are ordinary
-        // files that the downstream readers of this directory can open.
+        // files that the downstream readers of this directory can open,
+        // unless they were asked to stay private.
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let perms = std::fs::Permissions::from_mode(0o644);
+            let mode = if self.private { 0o600 } else { 0o644 };
+            let perms = std::fs::Permissions::from_mode(mode);
             self.tmp
                 .as_file()
                 .set_permissions(perms)
@@ -188,7 +205,18 @@ impl ParquetStream {
     /// footer's key-value metadata, sorted by key, where readers other than
     /// Arrow look for it).
     pub fn create(dest: &Path, schema: Arc<Schema>) -> Result<Self> {
-        let file = AtomicFile::create(dest)?;
+        Self::create_in(AtomicFile::create(dest)?, schema)
+    }
+
+    /// Like [`ParquetStream::create`], but the file stays readable by its
+    /// owner only (see [`AtomicFile::create_private`]).
+    pub fn create_private(dest: &Path, schema: Arc<Schema>) -> Result<Self> {
+        Self::create_in(AtomicFile::create_private(dest)?, schema)
+    }
+
+    fn create_in(file: AtomicFile, schema: Arc<Schema>) -> Result<Self> {
+        let owned = file.dest().to_path_buf();
+        let dest = owned.as_path();
         let handle = file.file().try_clone().map_err(|source| OutputError::Io {
             path: dest.to_path_buf(),
             action: "opening the temporary file",
