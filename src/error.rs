@@ -106,7 +106,8 @@ impl Error {
                 ModelError::Read { .. }
                 | ModelError::Corrupt { .. }
                 | ModelError::FormatVersion { .. }
-                | ModelError::FeatureMismatch { .. } => ErrorKind::BadConfig,
+                | ModelError::FeatureMismatch { .. }
+                | ModelError::Mismatch { .. } => ErrorKind::BadConfig,
                 ModelError::Training(_) => ErrorKind::BadInput,
                 ModelError::Options(_) => ErrorKind::Usage,
                 ModelError::Solver(_) => ErrorKind::Internal,

@@ -10,6 +10,7 @@
 //! sorted and grouped by borrower, ready for the per-borrower kernels in
 //! [`crate::ledger`].
 
+pub mod guard;
 mod keys;
 pub mod read;
 mod validate;
@@ -48,6 +49,15 @@ pub enum ContractError {
         path: PathBuf,
         /// The decoder's complaint.
         message: String,
+    },
+    /// The schedule file has no rows: no borrower to score (an export that
+    /// failed, not a night to publish over the previous one).
+    #[error("{}: the {table} table has no rows; a night needs at least one installment", path.display())]
+    NoRows {
+        /// The file.
+        path: PathBuf,
+        /// The contract table.
+        table: &'static str,
     },
     /// A required column is absent.
     #[error("{}: the {table} table needs a column `{column}`, which the file does not have", path.display())]

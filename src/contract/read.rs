@@ -5,6 +5,10 @@
 //! without loss), decodes only the contract's columns, and converts each to
 //! one canonical Arrow type. Row values are not judged here: nulls, NaN and
 //! out-of-range dates pass through to [`super::load`], which judges each row.
+//!
+//! Files are not trusted: every footer, page header and decode goes through
+//! the checks of [`super::guard`], and a panic of the decoder becomes an
+//! [`ContractError::Unreadable`] naming the file.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -23,7 +27,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use rayon::prelude::*;
 
-use super::{ColumnKind, ContractError, Partition, Result, TableSpec};
+use super::{guard, ColumnKind, ContractError, Partition, Result, TableSpec};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
@@ -132,28 +136,45 @@ fn open_input(path: &Path) -> Result<File> {
     })
 }
 
+/// The message of a panic of the decoder, contained (see [`guard::contain`]).
+fn decoder_failed(panic: &str) -> String {
+    format!("the Parquet decoder gave up on this file ({panic})")
+}
+
+/// Reads and checks a file's footer: the magic numbers, the metadata
+/// (decoded with panics contained) and every column chunk inside the file
+/// ([`guard::check_footer`]). Returns the metadata and the file's length.
+fn load_metadata(path: &Path, file: &File) -> Result<(ArrowReaderMetadata, u64)> {
+    let unreadable = |message: String| ContractError::Unreadable {
+        path: path.to_path_buf(),
+        message,
+    };
+    let len = file
+        .metadata()
+        .map_err(|source| ContractError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    let data_end = guard::check_ends(file, len).map_err(unreadable)?;
+    let meta = guard::contain(|| ArrowReaderMetadata::load(file, ArrowReaderOptions::default()))
+        .map_err(|panic| unreadable(decoder_failed(&panic)))?
+        .map_err(|e| unreadable(e.to_string()))?;
+    guard::check_footer(meta.metadata(), data_end).map_err(unreadable)?;
+    Ok((meta, len))
+}
+
+/// The Arrow schema of a Parquet file, from its checked footer.
+pub fn file_schema(path: &Path) -> Result<arrow::datatypes::SchemaRef> {
+    let file = open_input(path)?;
+    Ok(load_metadata(path, &file)?.0.schema().clone())
+}
+
 /// Checks, from its footer only, that `path` is a readable Parquet file
 /// with `spec`'s required columns (the errors [`read_table`] would give).
 pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
     let file = open_input(path)?;
-    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-    }));
-    let meta = match loaded {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            return Err(ContractError::Unreadable {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })
-        }
-        Err(_) => {
-            return Err(ContractError::Unreadable {
-                path: path.to_path_buf(),
-                message: "the Parquet decoder panicked on this file".into(),
-            })
-        }
-    };
+    let (meta, _) = load_metadata(path, &file)?;
     for col in spec.columns.iter().filter(|c| c.required) {
         if meta.schema().field_with_name(col.name).is_err() {
             return Err(ContractError::MissingColumn {
@@ -175,7 +196,8 @@ pub fn read_table(
 ) -> Result<RawTable> {
     let file = open_input(path)?;
     // The Parquet decoder is not written for hostile files and may panic on
-    // some; contain that here and report it as an unreadable file.
+    // some: `decode` contains that in each of its parts (see `guard`); this
+    // is the last resort for a panic outside them.
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         decode(path, file, spec, partition)
     }));
@@ -199,9 +221,9 @@ pub fn read_table(
             })
         }
         Err(_) => {
-            return Err(unreadable(
-                "the Parquet decoder panicked on this file".into(),
-            ))
+            return Err(unreadable(decoder_failed(
+                "it failed outside the contained decode",
+            )))
         }
     };
     let rows = arrays.first().map_or(0, |(_, a)| a.len());
@@ -209,12 +231,14 @@ pub fn read_table(
     let mut used = Vec::with_capacity(arrays.len());
     for (name, array) in &arrays {
         let kind = spec.kind_of(name).unwrap_or(ColumnKind::Numeric);
-        let column = convert(array, kind).map_err(|expected| ContractError::WrongType {
-            path: path.to_path_buf(),
-            column: name.clone(),
-            found: array.data_type().to_string(),
-            expected,
-        })?;
+        let column = guard::contain(|| convert(array, kind))
+            .map_err(|panic| unreadable(decoder_failed(&panic)))?
+            .map_err(|expected| ContractError::WrongType {
+                path: path.to_path_buf(),
+                column: name.clone(),
+                found: array.data_type().to_string(),
+                expected,
+            })?;
         columns.push((name.clone(), column));
         used.push(name.clone());
     }
@@ -308,12 +332,8 @@ fn id_statistics(meta: &ArrowReaderMetadata) -> Option<Vec<(i64, i64, bool)>> {
 /// footer, when every row group has integer statistics (None otherwise).
 pub fn row_group_id_ranges(path: &Path) -> Result<Option<Vec<(i64, i64)>>> {
     let file = open_input(path)?;
-    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-    }));
-    let meta = match loaded {
-        Ok(Ok(m)) => m,
-        _ => return Ok(None),
+    let Ok((meta, _)) = load_metadata(path, &file) else {
+        return Ok(None);
     };
     Ok(id_statistics(&meta).map(|v| v.into_iter().map(|(lo, hi, _)| (lo, hi)).collect()))
 }
@@ -325,6 +345,11 @@ const DECODE_BATCH_ROWS: usize = 64 * 1024;
 /// Decodes the projected columns of the file into one array per column,
 /// keeping only `partition`'s rows when given. Row groups are decoded in
 /// parallel (each task with its own file handle), then put back in order.
+///
+/// Each part runs under [`guard::contain`]; before a row group is decoded
+/// its page headers are checked ([`guard::check_pages`]), and while it is,
+/// its rows are held to its footer's count and the decoded bytes to the
+/// file's [`guard::Budget`].
 fn decode(
     path: &Path,
     file: File,
@@ -332,7 +357,11 @@ fn decode(
     partition: Option<&Partition>,
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(perr)?;
+    let failed = |panic: String| Decode::Parquet(decoder_failed(&panic));
+    let (meta, file_len) = load_metadata(path, &file).map_err(|e| match e {
+        ContractError::Unreadable { message, .. } => Decode::Parquet(message),
+        e => Decode::Parquet(e.to_string()),
+    })?;
     // Categorical text columns stored as plain strings are decoded straight
     // into dictionaries (Parquet stores them dictionary-encoded): no string
     // per row is built.
@@ -361,10 +390,13 @@ fn decode(
             hinted,
             meta.schema().metadata().clone(),
         ));
-        ArrowReaderMetadata::try_new(
-            meta.metadata().clone(),
-            ArrowReaderOptions::default().with_schema(hint),
-        )
+        guard::contain(|| {
+            ArrowReaderMetadata::try_new(
+                meta.metadata().clone(),
+                ArrowReaderOptions::default().with_schema(hint),
+            )
+        })
+        .map_err(failed)?
         .map_err(perr)?
     } else {
         meta
@@ -392,6 +424,12 @@ fn decode(
     let mut sorted = wanted.clone();
     sorted.sort_unstable();
     let mask = ProjectionMask::roots(meta.parquet_schema(), sorted.iter().copied());
+    // The leaf columns the projection decodes (whose pages are checked).
+    let schema = meta.parquet_schema();
+    let leaves: Vec<usize> = (0..schema.num_columns())
+        .filter(|&l| sorted.binary_search(&schema.get_column_root_idx(l)).is_ok())
+        .collect();
+    let budget = guard::Budget::for_file(file_len);
     // Every contract table has a borrower_id.
     let id_pos = partition.filter(|p| p.count > 1).and_then(|_| {
         let i = fields.iter().position(|f| f.name() == "borrower_id")?;
@@ -428,44 +466,63 @@ fn decode(
     // One task per row group: its batches, filtered to the partition, and
     // (when filtering) the file rows kept.
     type Piece = (Vec<RecordBatch>, Vec<u64>, usize);
+    let decode_group = |g: usize, first_row: usize| -> std::result::Result<Piece, Decode> {
+        let expected = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
+        if !wanted_group(g) {
+            return Ok((Vec::new(), Vec::new(), expected));
+        }
+        let handle = File::open(path).map_err(|e| Decode::Parquet(e.to_string()))?;
+        guard::check_pages(&handle, meta.metadata(), g, &leaves).map_err(Decode::Parquet)?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
+            .with_row_groups(vec![g])
+            .with_projection(mask.clone())
+            .with_batch_size(DECODE_BATCH_ROWS)
+            .build()
+            .map_err(perr)?;
+        let mut batches = Vec::new();
+        let mut kept = Vec::new();
+        let mut row = first_row;
+        for batch in reader {
+            let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
+            let n = batch.num_rows();
+            budget
+                .charge(batch.get_array_memory_size())
+                .map_err(Decode::Parquet)?;
+            if row + n - first_row > expected {
+                return Err(Decode::Parquet(format!(
+                    "row group {g} holds more rows than the {expected} its footer says"
+                )));
+            }
+            let batch = match (id_pos, partition) {
+                (Some(pos), Some(p)) => match partition_mask(&batch, pos, p) {
+                    Some(m) => {
+                        kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
+                        filter_record_batch(&batch, &m)
+                            .map_err(|e| Decode::Parquet(e.to_string()))?
+                    }
+                    None => {
+                        kept.extend((row..row + n).map(|k| k as u64));
+                        batch
+                    }
+                },
+                _ => batch,
+            };
+            row += n;
+            batches.push(batch);
+        }
+        if row - first_row != expected {
+            return Err(Decode::Parquet(format!(
+                "row group {g} holds {} rows; its footer says {expected}",
+                row - first_row
+            )));
+        }
+        Ok((batches, kept, row - first_row))
+    };
     let pieces: Vec<Piece> = groups
         .par_iter()
-        .map(|&(g, first_row)| -> std::result::Result<Piece, Decode> {
-            if !wanted_group(g) {
-                let rows = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
-                return Ok((Vec::new(), Vec::new(), rows));
-            }
-            let handle = File::open(path).map_err(|e| Decode::Parquet(e.to_string()))?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
-                .with_row_groups(vec![g])
-                .with_projection(mask.clone())
-                .with_batch_size(DECODE_BATCH_ROWS)
-                .build()
-                .map_err(perr)?;
-            let mut batches = Vec::new();
-            let mut kept = Vec::new();
-            let mut row = first_row;
-            for batch in reader {
-                let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
-                let n = batch.num_rows();
-                let batch = match (id_pos, partition) {
-                    (Some(pos), Some(p)) => match partition_mask(&batch, pos, p) {
-                        Some(m) => {
-                            kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
-                            filter_record_batch(&batch, &m)
-                                .map_err(|e| Decode::Parquet(e.to_string()))?
-                        }
-                        None => {
-                            kept.extend((row..row + n).map(|k| k as u64));
-                            batch
-                        }
-                    },
-                    _ => batch,
-                };
-                row += n;
-                batches.push(batch);
-            }
-            Ok((batches, kept, row - first_row))
+        .map(|&(g, first_row)| {
+            // Contained in the task, on the thread that runs it (see `guard::contain`).
+            guard::contain(|| decode_group(g, first_row)).unwrap_or_else(|p| Err(failed(p)))
         })
         .collect::<std::result::Result<_, _>>()?;
     let file_rows = pieces.iter().map(|p| p.2).sum();
@@ -479,7 +536,9 @@ fn decode(
         let array = if parts.is_empty() {
             arrow::array::new_empty_array(fields[i].data_type())
         } else {
-            concat(&parts).map_err(|e| Decode::Parquet(e.to_string()))?
+            guard::contain(|| concat(&parts))
+                .map_err(failed)?
+                .map_err(|e| Decode::Parquet(e.to_string()))?
         };
         arrays.push((name, array));
     }
@@ -491,7 +550,8 @@ fn decode(
     })
 }
 
-fn is_numeric(t: &DataType) -> bool {
+/// Whether a column of type `t` can be an amount or a numeric attribute.
+pub(crate) fn is_numeric(t: &DataType) -> bool {
     t.is_integer()
         || t.is_floating()
         || matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..))

@@ -440,6 +440,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
         |what: &str| log::debug!("load: {what} done at {:.3}s", clock.elapsed().as_secs_f64());
     let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition.as_ref())?;
     lap("schedule read");
+    if schedule_raw.file_rows == 0 {
+        return Err(ContractError::NoRows {
+            path: paths.schedule.clone(),
+            table: SCHEDULE.name,
+        });
+    }
     let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
     let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
     // A payment's loan_id means nothing when the schedule names no loans: it
@@ -1043,6 +1049,43 @@ fn load_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejects_a_schedule_without_rows() {
+        use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, names: [&str; 3]| {
+            let columns: Vec<(&str, ArrayRef)> = vec![
+                (names[0], Arc::new(Int64Array::from(Vec::<i64>::new()))),
+                (names[1], Arc::new(Date32Array::from(Vec::<i32>::new()))),
+                (names[2], Arc::new(Float64Array::from(Vec::<f64>::new()))),
+            ];
+            let batch = RecordBatch::try_from_iter(columns).unwrap();
+            let path = dir.path().join(name);
+            let file = std::fs::File::create(&path).unwrap();
+            let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+            w.write(&batch).unwrap();
+            w.close().unwrap();
+            path
+        };
+        let paths = InputPaths {
+            schedule: write(
+                "schedule.parquet",
+                ["borrower_id", "due_date", "amount_due"],
+            ),
+            payments: write("payments.parquet", ["borrower_id", "paid_date", "amount"]),
+            ..InputPaths::default()
+        };
+        match load(&paths, &LoadOptions::default()) {
+            Err(e @ ContractError::NoRows { .. }) => {
+                assert!(e
+                    .to_string()
+                    .contains("schedule.parquet: the schedule table has no rows"))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn a_contact_is_32_bytes_and_keeps_its_promise() {

@@ -164,6 +164,7 @@ impl RunConfig {
                 None => e.message().to_string(),
             })
         })?;
+        c.check().map_err(bad)?;
         let base = path.parent().unwrap_or(Path::new("."));
         for p in [
             &mut c.model,
@@ -183,6 +184,34 @@ impl RunConfig {
             }
         }
         Ok(c)
+    }
+
+    /// Checks the values a config file gives (the same checks the command
+    /// line's values get later, made here so that the message names the file).
+    fn check(&self) -> std::result::Result<(), String> {
+        if let Some(t) = &self.as_of {
+            let day = dates::parse(t);
+            let range = crate::contract::MIN_DAY..=crate::contract::MAX_DAY;
+            if !day.is_some_and(|d| range.contains(&d)) {
+                return Err(format!(
+                    "as_of: expected a date YYYY-MM-DD between 1900 and 2200, got {t:?}"
+                ));
+            }
+        }
+        if let Some(t) = self.tolerance {
+            if !(t.is_finite() && t >= 0.0) {
+                return Err(format!("tolerance: expected a finite amount >= 0, got {t}"));
+            }
+        }
+        if self.partitions == Some(0) {
+            return Err("partitions: expected 1 or more, got 0".into());
+        }
+        if let (Some(i), Some(n)) = (self.partition, self.partitions) {
+            if i >= n {
+                return Err(format!("partition: {i} is not below partitions ({n})"));
+            }
+        }
+        Ok(())
     }
 
     /// Flags (`self`, from the command line) over `file`, then checked into options.
@@ -442,7 +471,13 @@ fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
             source,
         })
     })?;
-    let strategy = Strategy::parse(path, &String::from_utf8_lossy(&bytes))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        Error::Strategy(StrategyError::Parse {
+            path: path.to_path_buf(),
+            message: format!("not UTF-8 text: {e}"),
+        })
+    })?;
+    let strategy = Strategy::parse(path, text)?;
     Ok((strategy, format!("{:x}", Sha256::digest(&bytes))))
 }
 
@@ -1277,4 +1312,59 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
     crate::jobs::interrupt::boundary("publish")?;
     stage.publish()?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<RunConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nightly.toml");
+        std::fs::write(&path, text).unwrap();
+        RunConfig::load(&path)
+    }
+
+    #[test]
+    fn rejects_config_values_naming_the_file_and_key() {
+        for (text, key) in [
+            ("as_of = \"2025-02-30\"", "as_of"),
+            ("as_of = \"2525-01-01\"", "as_of"),
+            ("tolerance = -0.5", "tolerance"),
+            ("tolerance = nan", "tolerance"),
+            ("partitions = 0", "partitions"),
+            ("partitions = 2\npartition = 2", "partition"),
+        ] {
+            match config(text) {
+                Err(Error::Config(m)) => {
+                    assert!(m.contains("nightly.toml: ") && m.contains(key), "{m}")
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let ok = config("as_of = \"2025-12-31\"\ntolerance = 0.0\npartitions = 2\npartition = 1");
+        assert_eq!(ok.unwrap().partition, Some(1));
+    }
+
+    #[test]
+    fn rejects_a_strategy_that_is_not_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        let mut bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/strategies/default.toml"
+        ))
+        .unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(read_strategy(&path).is_ok());
+        // The same with a byte that is not UTF-8, in a comment.
+        bytes.extend_from_slice(b"\n# caf\xe9\n");
+        std::fs::write(&path, &bytes).unwrap();
+        match read_strategy(&path) {
+            Err(Error::Strategy(StrategyError::Parse { message, .. })) => {
+                assert!(message.contains("not UTF-8"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -94,6 +94,14 @@ pub fn load_and_score(
     })?;
     let model = Model::from_bytes(&path, &bytes)?;
     let model_sha256 = format!("{:x}", Sha256::digest(&bytes));
+    // A mismatch between the model and the inputs names the model file.
+    let in_model = |e: ModelError| match e {
+        e @ ModelError::FeatureMismatch { .. } => Error::Model(ModelError::Mismatch {
+            path: path.clone(),
+            source: Box::new(e),
+        }),
+        e => Error::Model(e),
+    };
     // Fail on a feature mismatch before reading any input. Model features
     // outside the catalogue are borrower attributes (NAME or NAME_missing).
     let catalogue = ledger::feature_names(true, &[]);
@@ -119,12 +127,15 @@ pub fn load_and_score(
         .filter(|n| !expected.contains(n))
         .collect();
     if !missing.is_empty() {
-        return Err(Error::Model(ModelError::FeatureMismatch {
+        return Err(in_model(ModelError::FeatureMismatch {
             missing,
             available: expected.join(", "),
         }));
     }
-    check_attribute_columns(inputs, &attributes)?;
+    check_attribute_columns(inputs, &attributes).map_err(|e| match e {
+        Error::Model(m) => in_model(m),
+        e => e,
+    })?;
     let ledger = contract::load(
         inputs,
         &LoadOptions {
@@ -135,12 +146,10 @@ pub fn load_and_score(
     )
     .map_err(|e| match e {
         // An attribute the model needs is not in the borrowers table.
-        ContractError::UnknownAttribute { column, .. } => {
-            Error::Model(ModelError::FeatureMismatch {
-                missing: vec![column],
-                available: "the borrowers table's numeric columns".into(),
-            })
-        }
+        ContractError::UnknownAttribute { column, .. } => in_model(ModelError::FeatureMismatch {
+            missing: vec![column],
+            available: "the borrowers table's numeric columns".into(),
+        }),
         e => Error::Contract(e),
     })?;
     clock.lap("read and validate")?;
@@ -155,7 +164,7 @@ pub fn load_and_score(
     let features = ledger::build(&ledger, &snapshots)?;
     let population = labels::attach(&features, None, None);
     clock.lap("features")?;
-    let rows = scoring::score(&model, &features, &population.rows)?;
+    let rows = scoring::score(&model, &features, &population.rows).map_err(in_model)?;
     clock.lap("score")?;
     Ok(Scored {
         model,
@@ -209,30 +218,33 @@ pub(crate) fn check_attribute_columns(inputs: &InputPaths, attributes: &[String]
         return mismatch("no --borrowers table was given".into());
     };
     // An unreadable file is reported by the contract stage with its own error.
-    let Ok(file) = std::fs::File::open(path) else {
+    let Ok(schema) = contract::read::file_schema(path) else {
         return Ok(());
     };
-    let Ok(reader) = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-    else {
-        return Ok(());
-    };
-    let columns: Vec<String> = reader
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let numeric = contract::read::is_numeric;
     let missing: Vec<String> = attributes
         .iter()
-        .filter(|a| !columns.contains(a))
+        .filter(|a| {
+            !schema
+                .field_with_name(a)
+                .is_ok_and(|f| numeric(f.data_type()))
+        })
         .cloned()
         .collect();
     if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Model(ModelError::FeatureMismatch {
-            missing,
-            available: format!("{}: {}", path.display(), columns.join(", ")),
-        }))
+        return Ok(());
     }
+    // The columns there are, with the type of those that are not numbers.
+    let columns: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| match numeric(f.data_type()) {
+            true => f.name().clone(),
+            false => format!("{} ({}, not a number)", f.name(), f.data_type()),
+        })
+        .collect();
+    Err(Error::Model(ModelError::FeatureMismatch {
+        missing,
+        available: format!("{}: {}", path.display(), columns.join(", ")),
+    }))
 }

@@ -59,6 +59,14 @@ pub enum ModelError {
         /// What the inputs give.
         available: String,
     },
+    /// The model cannot score these inputs (they lack features it needs).
+    #[error("{}: {source}", path.display())]
+    Mismatch {
+        /// The model file.
+        path: PathBuf,
+        /// What does not match ([`ModelError::FeatureMismatch`]).
+        source: Box<ModelError>,
+    },
     /// The training data cannot train a model.
     #[error("cannot train: {0}")]
     Training(String),
@@ -350,7 +358,11 @@ impl Model {
                 "score scaling: factor and offset must follow from points, odds and pdo".into(),
             );
         }
+        let mut names = std::collections::HashSet::with_capacity(self.features.len());
         for f in &self.features {
+            if !names.insert(f.name.as_str()) {
+                return Err(format!("feature `{}` appears more than once", f.name));
+            }
             if !(f.coefficient.is_finite()
                 && f.coefficient.abs() <= MAX_COEFFICIENT
                 && f.reference.is_finite())
@@ -436,8 +448,12 @@ mod tests {
     #[test]
     fn rejects_inconsistent_models() {
         type Edit = fn(&mut serde_json::Value);
-        let cases: [(&str, Edit); 7] = [
+        let cases: [(&str, Edit); 8] = [
             ("no features", |v| v["features"] = serde_json::json!([])),
+            ("a feature twice", |v| {
+                let f = v["features"][0].clone();
+                v["features"].as_array_mut().unwrap().push(f);
+            }),
             ("huge coefficient", |v| {
                 v["features"][0]["coefficient"] = serde_json::json!(1e300)
             }),
