@@ -10,6 +10,7 @@
 //! sorted and grouped by borrower, ready for the per-borrower kernels in
 //! [`crate::ledger`].
 
+pub mod footer;
 mod keys;
 pub mod read;
 mod validate;

@@ -152,6 +152,19 @@ pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
             })
         }
     };
+    let file_len = file
+        .metadata()
+        .map_err(|source| ContractError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .len();
+    super::footer::check(meta.metadata(), file_len).map_err(|message| {
+        ContractError::Unreadable {
+            path: path.to_path_buf(),
+            message,
+        }
+    })?;
     for col in spec.columns.iter().filter(|c| c.required) {
         if meta.schema().field_with_name(col.name).is_err() {
             return Err(ContractError::MissingColumn {
@@ -327,6 +340,11 @@ fn decode(
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(perr)?;
+    let file_len = file
+        .metadata()
+        .map_err(|e| Decode::Parquet(e.to_string()))?
+        .len();
+    super::footer::check(meta.metadata(), file_len).map_err(Decode::Parquet)?;
     // Categorical text columns stored as plain strings are decoded straight
     // into dictionaries (Parquet stores them dictionary-encoded): no string
     // per row is built.
