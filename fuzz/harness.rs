@@ -97,6 +97,11 @@ impl Harness {
         })
     }
 
+    /// The working directory (removed when the harness is dropped).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Runs the input path on one fuzz input; returns the number of
     /// borrowers scored. An empty input does nothing.
     pub fn run(&self, data: &[u8]) -> Result<usize, Error> {

@@ -478,29 +478,81 @@ fn rejects_dictionary_pages_without_a_dictionary() {
     assert_unreadable(&w, &o, "schedule.parquet");
 }
 
+/// Fuzz finding 3: a DELTA_BYTE_ARRAY page whose suffix lengths are
+/// negative made the decoder overflow (`delta_byte_array.rs:95`, "attempt
+/// to add with overflow"; without overflow checks, a slice out of order);
+/// contained and reported as an unreadable file. Here the string ids "x",
+/// "y", "z" are written with that encoding, and the first suffix length of
+/// the page (a zigzag varint, 2 for 1) is made -1.
+#[test]
+fn rejects_negative_delta_byte_array_lengths() {
+    use parquet::basic::Encoding;
+    use parquet::schema::types::ColumnPath;
+    let w = Workdir::new();
+    let ids: ArrayRef = Arc::new(arrow::array::StringArray::from(vec!["x", "y", "z"]));
+    let due: ArrayRef = Arc::new(Date32Array::from(vec![day("2025-11-01"); 3]));
+    let amount: ArrayRef = Arc::new(Float64Array::from(vec![100.0; 3]));
+    let batch = RecordBatch::try_from_iter([
+        ("borrower_id", ids),
+        ("due_date", due),
+        ("amount_due", amount),
+    ])
+    .unwrap();
+    let props = props()
+        .set_dictionary_enabled(false)
+        .set_column_encoding(ColumnPath::from("borrower_id"), Encoding::DELTA_BYTE_ARRAY)
+        .build();
+    let mut bytes = parquet(&batch, props);
+    // Undamaged, the schedule is read, and the run stops at the payments'
+    // integer ids.
+    let o = run_with_schedule(&w, &bytes);
+    assert_exit(&o, 65);
+    assert!(stderr(&o).contains("holds integer ids"), "{}", stderr(&o));
+    // The suffix lengths' header: block size 128, 4 miniblocks, 3 values,
+    // the first 1 (the prefix lengths' header is the same with a first 0).
+    let header = [0x80, 0x01, 0x04, 0x03, 0x02];
+    let at: Vec<usize> = (0..bytes.len() - header.len())
+        .filter(|&i| bytes[i..i + header.len()] == header)
+        .collect();
+    assert_eq!(at.len(), 1, "the suffix lengths' header, once");
+    bytes[at[0] + 4] = 0x01;
+    let o = run_with_schedule(&w, &bytes);
+    assert_unreadable(&w, &o, "schedule.parquet");
+}
+
 // What the fuzzer found, rebuilt from the seed it grew from with the bytes
 // it changed: where a finding depends on the bytes of a damaged page, a
 // byte patch of a generated seed is the smallest description of it.
 
-/// A fuzz finding: the seed it grew from and the bytes it changed (offsets
-/// in the Parquet file, after the selector byte).
+/// A fuzz finding: the seed it grew from and the bytes it changed.
 struct Finding {
     /// The seed's name in [`seeds`].
     seed: &'static str,
-    /// `(offset, new byte)` pairs.
-    patch: &'static [(usize, u8)],
+    /// `(offset, bytes removed, bytes inserted)`, offsets in the seed's
+    /// Parquet file (after the selector byte).
+    patch: &'static [(usize, usize, &'static [u8])],
     /// Where it panicked (contained by the library).
     panicked_at: &'static str,
 }
 
-const FINDINGS: &[Finding] = &[Finding {
-    // A column chunk's footer entry and a page's definition levels both
-    // damaged: the levels decoder reads past its buffer.
-    seed: "contacts-snappy-groups",
-    patch: &[(1448, 255), (10896, 194)],
-    panicked_at: "arrow-buffer bit_chunk_iterator.rs:235: offset + len out of bounds \
-        (from parquet's definition level PackedDecoder)",
-}];
+const FINDINGS: &[Finding] = &[
+    Finding {
+        // A column chunk's footer entry and a page's definition levels both
+        // damaged: the levels decoder reads past its buffer.
+        seed: "contacts-snappy-groups",
+        patch: &[(1448, 1, &[255]), (10896, 1, &[194])],
+        panicked_at: "arrow-buffer bit_chunk_iterator.rs:235: offset + len out of bounds \
+            (from parquet's definition level PackedDecoder)",
+    },
+    Finding {
+        // 35 continuation bytes in a page where the RLE decoder reads a run
+        // header: a variable-length integer longer than any i64.
+        seed: "payments-types",
+        patch: &[(120, 0, &[0xF5; 35])],
+        panicked_at: "parquet bit_util.rs:1187: attempt to shift left with overflow \
+            (BitReader::get_vlq_int; without overflow checks, its assertion on the length)",
+    },
+];
 
 /// Every finding, run as the fuzz target ran it (the seeds' valid tables
 /// for the others, the same partition and strictness), is bad input.
@@ -509,8 +561,10 @@ fn fuzz_findings_are_bad_input() {
     let seeds = seeds();
     for f in FINDINGS {
         let mut data = seeds[f.seed].clone();
-        for &(at, byte) in f.patch {
-            data[at + 1] = byte;
+        let mut patch = f.patch.to_vec();
+        patch.sort_by_key(|p| std::cmp::Reverse(p.0));
+        for (at, removed, inserted) in patch {
+            data.splice(at + 1..at + 1 + removed, inserted.iter().copied());
         }
         let input = Input::parse(&data).unwrap();
         let w = Workdir::new();

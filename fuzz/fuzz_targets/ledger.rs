@@ -59,6 +59,18 @@ fn install_panic_hook() {
     }));
 }
 
+extern "C" {
+    fn atexit(callback: extern "C" fn()) -> std::ffi::c_int;
+}
+
+/// libFuzzer ends the process with `exit`, which drops no Rust value: the
+/// harness's temporary directory is removed here instead.
+extern "C" fn remove_work_dir() {
+    if let Some(h) = HARNESS.get() {
+        let _ = std::fs::remove_dir_all(h.dir());
+    }
+}
+
 fuzz_target!(
     init: {
         install_panic_hook();
@@ -66,6 +78,8 @@ fuzz_target!(
         let h = harness::Harness::new(&root.join("seeds/ledger"), &root.join("../models/default"))
             .expect("fuzz harness: the seed corpus and the default model");
         let _ = HARNESS.set(h);
+        // SAFETY: registers a plain function with the C runtime, once.
+        unsafe { atexit(remove_work_dir) };
     },
     |data: &[u8]| {
         let h = HARNESS.get().expect("initialized");
