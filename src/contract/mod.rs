@@ -11,6 +11,7 @@
 //! [`crate::ledger`].
 
 pub mod guard;
+pub mod footer;
 mod keys;
 pub mod read;
 mod validate;

@@ -161,6 +161,7 @@ fn load_metadata(path: &Path, file: &File) -> Result<(ArrowReaderMetadata, u64)>
         .map_err(|panic| unreadable(decoder_failed(&panic)))?
         .map_err(|e| unreadable(e.to_string()))?;
     guard::check_footer(meta.metadata(), data_end).map_err(unreadable)?;
+    super::footer::check(meta.metadata(), len).map_err(unreadable)?;
     Ok((meta, len))
 }
 
