@@ -10,8 +10,8 @@
 //! sorted and grouped by borrower, ready for the per-borrower kernels in
 //! [`crate::ledger`].
 
-pub mod guard;
 pub mod footer;
+pub mod guard;
 mod keys;
 pub mod read;
 mod validate;
