@@ -1351,6 +1351,25 @@ fn a_model_attribute_of_the_wrong_type_is_refused() {
 /// blame and a part of the reason.
 type Appended<'a> = (Vec<(&'a str, ArrayRef)>, &'a str, &'a str);
 
+/// [`appended_rows_are_rejected`] for the schedule, payments and contacts,
+/// every failing table reported.
+fn appended_to_each_table_are_rejected(
+    schedule: Vec<Appended>,
+    payments: Vec<Appended>,
+    contacts: Vec<Appended>,
+) {
+    report(
+        [
+            ("schedule", schedule),
+            ("payments", payments),
+            ("contacts", contacts),
+        ]
+        .into_iter()
+        .map(|(t, rows)| (t.to_string(), appended_rows_are_rejected(t, 1, rows)))
+        .collect(),
+    );
+}
+
 /// Appends rows to table `t` (each a copy of row `like` with changes), runs
 /// the night, and checks that each appended row was rejected naming its
 /// column and reason.
@@ -1485,20 +1504,7 @@ fn nan_infinite_and_huge_amounts_are_rejected() {
             (-5.0, neg),
         ],
     );
-    report(vec![
-        (
-            "schedule".into(),
-            appended_rows_are_rejected("schedule", 1, schedule),
-        ),
-        (
-            "payments".into(),
-            appended_rows_are_rejected("payments", 1, payments),
-        ),
-        (
-            "contacts".into(),
-            appended_rows_are_rejected("contacts", 1, contacts),
-        ),
-    ]);
+    appended_to_each_table_are_rejected(schedule, payments, contacts);
 }
 
 #[test]
@@ -1586,20 +1592,7 @@ fn dates_far_out_of_range_are_rejected() {
             out,
         ),
     ];
-    report(vec![
-        (
-            "schedule".into(),
-            appended_rows_are_rejected("schedule", 1, schedule),
-        ),
-        (
-            "payments".into(),
-            appended_rows_are_rejected("payments", 1, payments),
-        ),
-        (
-            "contacts".into(),
-            appended_rows_are_rejected("contacts", 1, contacts),
-        ),
-    ]);
+    appended_to_each_table_are_rejected(schedule, payments, contacts);
 }
 
 #[test]

@@ -141,7 +141,7 @@ fn a_signal_at_any_stage_stops_the_run_and_keeps_the_previous_night() {
         // The scored file is written in the staging directory by now.
         ("write", "TERM", &[]),
         ("publish", "INT", &[]),
-        // Partitioned: after the second partition's validation.
+        // Partitioned: the merged night, before it is published.
         ("publish", "TERM", &["--partitions", "3"]),
     ];
     for (stage, signal, extra) in cases {
