@@ -1,6 +1,6 @@
 //! The fuzz harness of the whole input path, shared by the cargo-fuzz target
 //! (`fuzz/fuzz_targets/ledger.rs`) and the normal test suite
-//! (`tests/fuzz_seeds.rs` runs it on every seed of the corpus), so that both
+//! (`tests/fuzz.rs` runs it on every seed of the corpus), so that both
 //! check the same property on the same code.
 //!
 //! An input is one selector byte followed by the bytes of one Parquet file.

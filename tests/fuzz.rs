@@ -284,7 +284,10 @@ fn fuzz_seeds_hold_the_fuzz_property() {
     }
 }
 
-// What the fuzzer found, rebuilt by changing one footer field.
+// What the fuzzer found (all of it panics inside the Parquet decoder, which
+// the read boundary contains), and the memory bomb the footer check bounds,
+// each rebuilt from a small file made here: a footer field or a page byte
+// changed, or a file of nulls.
 
 /// A small valid schedule (two borrowers, three installments).
 fn schedule(w: &Workdir) -> Vec<u8> {
@@ -520,6 +523,46 @@ fn rejects_negative_delta_byte_array_lengths() {
     assert_unreadable(&w, &o, "schedule.parquet");
 }
 
+/// Fuzz findings 4 and 6: bit-packed definition levels whose run needs more
+/// bytes than the page's level data holds made parquet's `PackedDecoder`
+/// read past its buffer (arrow-buffer `bit_chunk_iterator.rs:235`, "offset
+/// + len out of bounds", or `bit_util.rs:392`, "slice must not be empty",
+/// by the alignment); contained and reported as an unreadable file. Here 16
+/// alternating nulls are written (one bit-packed run of 2 bytes) and the
+/// level data's length is cut to the run's header.
+#[test]
+fn rejects_definition_levels_longer_than_their_data() {
+    let w = Workdir::new();
+    let n = 16;
+    let ids: ArrayRef = Arc::new(Int64Array::from(vec![1; n]));
+    let due: ArrayRef = Arc::new(Date32Array::from(vec![day("2025-11-01"); n]));
+    let amount: ArrayRef = Arc::new(Float64Array::from_iter(
+        (0..n).map(|i| (i % 2 == 0).then_some(100.0)),
+    ));
+    let batch = RecordBatch::try_from_iter([
+        ("borrower_id", ids),
+        ("due_date", due),
+        ("amount_due", amount),
+    ])
+    .unwrap();
+    let mut bytes = parquet(&batch, props().set_dictionary_enabled(false).build());
+    assert_exit(&run_with_schedule(&Workdir::new(), &bytes), 0);
+    // Level data of 3 bytes: a bit-packed run header (2 groups of 8) and
+    // the 16 levels, 1 0 1 0 ... from the lowest bit.
+    let levels = [3, 0, 0, 0, 5, 0x55, 0x55];
+    let at: Vec<usize> = (0..bytes.len() - levels.len())
+        .filter(|&i| bytes[i..i + levels.len()] == levels)
+        .collect();
+    assert_eq!(at.len(), 1, "amount_due's definition levels, once");
+    bytes[at[0]] = 1;
+    let o = run_with_schedule(&w, &bytes);
+    eprintln!(
+        "XX {}",
+        stderr(&o).lines().take(3).collect::<Vec<_>>().join(" / ")
+    );
+    assert_unreadable(&w, &o, "schedule.parquet");
+}
+
 // What the fuzzer found, rebuilt from the seed it grew from with the bytes
 // it changed: where a finding depends on the bytes of a damaged page, a
 // byte patch of a generated seed is the smallest description of it.
@@ -537,20 +580,32 @@ struct Finding {
 
 const FINDINGS: &[Finding] = &[
     Finding {
-        // A column chunk's footer entry and a page's definition levels both
-        // damaged: the levels decoder reads past its buffer.
+        // Finding 4: a column chunk's footer entry and a page's definition
+        // levels both damaged: the levels decoder reads past its buffer.
         seed: "contacts-snappy-groups",
         patch: &[(1448, 1, &[255]), (10896, 1, &[194])],
         panicked_at: "arrow-buffer bit_chunk_iterator.rs:235: offset + len out of bounds \
             (from parquet's definition level PackedDecoder)",
     },
     Finding {
-        // 35 continuation bytes in a page where the RLE decoder reads a run
-        // header: a variable-length integer longer than any i64.
+        // Finding 5: 35 continuation bytes in a page where the RLE decoder
+        // reads a run header: a variable-length integer longer than any i64.
         seed: "payments-types",
         patch: &[(120, 0, &[0xF5; 35])],
         panicked_at: "parquet bit_util.rs:1187: attempt to shift left with overflow \
             (BitReader::get_vlq_int; without overflow checks, its assertion on the length)",
+    },
+    Finding {
+        // Finding 7: a page header rewritten (by bytes the fuzzer took from
+        // the model's feature names) into a BYTE_STREAM_SPLIT page of the
+        // wrong size.
+        seed: "schedule-types",
+        patch: &[
+            (31, 0, &[255, 255, 255, 255, 255, 255, 255, 36]),
+            (34, 21, b"max_days_late"),
+            (103, 1, &[18]),
+        ],
+        panicked_at: "parquet byte_stream_split_decoder.rs:67: index out of bounds",
     },
 ];
 
