@@ -525,9 +525,9 @@ fn rejects_negative_delta_byte_array_lengths() {
 
 /// Fuzz findings 4 and 6: bit-packed definition levels whose run needs more
 /// bytes than the page's level data holds made parquet's `PackedDecoder`
-/// read past its buffer (arrow-buffer `bit_chunk_iterator.rs:235`, "offset
-/// + len out of bounds", or `bit_util.rs:392`, "slice must not be empty",
-/// by the alignment); contained and reported as an unreadable file. Here 16
+/// read past its buffer (arrow-buffer `bit_chunk_iterator.rs:235`,
+/// "offset + len out of bounds", or `bit_util.rs:392`, "slice must not be
+/// empty", by the alignment); contained and reported as an unreadable file. Here 16
 /// alternating nulls are written (one bit-packed run of 2 bytes) and the
 /// level data's length is cut to the run's header.
 #[test]
