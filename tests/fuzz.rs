@@ -436,10 +436,10 @@ fn rejects_a_negative_column_chunk_offset() {
 }
 
 /// A memory bomb: a small valid file of all-null rows (their levels
-/// run-length encoded, a few bytes a page) declaring many more rows than real
-/// data could fit in its size. Unchecked, a 158 kB file of 20 million such
-/// rows took a run to 6 GB (each row kept as a reject); the footer check
-/// refuses it before decoding.
+/// run-length encoded, a few bytes a page) declaring many more rows than
+/// real data could fit in its size. Unchecked, a 158 kB file of 20 million
+/// such rows took a debug build's run to 6 GB (each row kept as a reject);
+/// the footer check refuses it before decoding.
 #[test]
 fn rejects_a_file_of_more_rows_than_its_size_could_hold() {
     let w = Workdir::new();
@@ -527,9 +527,9 @@ fn rejects_negative_delta_byte_array_lengths() {
 /// bytes than the page's level data holds made parquet's `PackedDecoder`
 /// read past its buffer (arrow-buffer `bit_chunk_iterator.rs:235`,
 /// "offset + len out of bounds", or `bit_util.rs:392`, "slice must not be
-/// empty", by the alignment); contained and reported as an unreadable file. Here 16
-/// alternating nulls are written (one bit-packed run of 2 bytes) and the
-/// level data's length is cut to the run's header.
+/// empty", by the alignment); contained and reported as an unreadable
+/// file. Here 16 alternating nulls are written (one bit-packed run of 2
+/// bytes) and the level data's length is cut to the run's header.
 #[test]
 fn rejects_definition_levels_longer_than_their_data() {
     let w = Workdir::new();

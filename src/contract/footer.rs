@@ -4,9 +4,9 @@
 //! it outside the file, or make a few kilobytes decode into gigabytes: pages
 //! of run-length-encoded nulls can declare millions of rows in a few bytes,
 //! and each such row is then kept as a reject (a 158 kB file of 20 million
-//! null rows took a run to 6 GB). [`check`] refuses such a file as unreadable
-//! bad input, so that what a run can hold in memory is bounded by the size
-//! of its input files.
+//! null rows took a debug build's run 90 s and 6 GB). [`check`] refuses such
+//! a file as unreadable bad input, so that what a run can hold in memory is
+//! bounded by the size of its input files.
 //!
 //! It judges only the footer's structure; the schema is judged by
 //! [`super::read`], and the rows by [`super::load`].
@@ -27,11 +27,10 @@ pub const MAX_ROWS_PER_BYTE: u64 = 64;
 /// no column chunk outside the file. The error is what is wrong, for
 /// [`super::ContractError::Unreadable`].
 pub fn check(meta: &ParquetMetaData, file_len: u64) -> Result<(), String> {
-    let unreadable = |message: String| Err(message);
     let mut rows: u64 = 0;
     for (g, group) in meta.row_groups().iter().enumerate() {
         let Ok(n) = u64::try_from(group.num_rows()) else {
-            return unreadable(format!("row group {g} declares {} rows", group.num_rows()));
+            return Err(format!("row group {g} declares {} rows", group.num_rows()));
         };
         rows = rows.saturating_add(n);
         for chunk in group.columns() {
@@ -44,7 +43,7 @@ pub fn check(meta: &ParquetMetaData, file_len: u64) -> Result<(), String> {
                 .zip(u64::try_from(len).ok())
                 .map(|(s, l)| s.saturating_add(l));
             if end.is_none_or(|end| end > file_len) {
-                return unreadable(format!(
+                return Err(format!(
                     "row group {g}: column `{}` declares bytes {start}..{start}+{len}, outside the file's {file_len} bytes",
                     chunk.column_path()
                 ));
@@ -52,7 +51,7 @@ pub fn check(meta: &ParquetMetaData, file_len: u64) -> Result<(), String> {
         }
     }
     if rows > file_len.saturating_mul(MAX_ROWS_PER_BYTE) {
-        return unreadable(format!(
+        return Err(format!(
             "it declares {rows} rows in {file_len} bytes, more than {MAX_ROWS_PER_BYTE} rows a byte: \
              a damaged file, or one that would decode into far more memory than its size"
         ));
