@@ -18,6 +18,8 @@
 //!    overlays from a checked TOML strategy).
 //! 7. [`output`]: lay results out as the documented output tables and write
 //!    them atomically.
+//! 8. [`report`]: backtests, model comparison, drift, strategy what-if and
+//!    the HTML validation report, read from what the stages above produce.
 //!
 //! [`jobs`] runs these stages for each command; [`generate`] writes synthetic
 //! ledgers with a known truth for tests and benchmarks; [`pseudonym`] turns
@@ -54,6 +56,7 @@ pub mod ledger;
 pub mod model;
 pub mod output;
 pub mod pseudonym;
+pub mod report;
 pub mod scoring;
 pub mod strategy;
 
