@@ -1050,7 +1050,7 @@ pub fn run_observed(
                 )?
             } else {
                 let parts_dir = stage.path().join(".parts");
-                let mut dirs = Vec::new();
+                let mut parts = Vec::new();
                 for index in 0..count {
                     let p = Partition {
                         index,
@@ -1058,14 +1058,16 @@ pub fn run_observed(
                         scheme: prep.scheme.clone(),
                     };
                     let part = score_part(opts, &prep, Some(p), &mut clock)?;
-                    let dir = parts_dir.join(index.to_string());
-                    write_part(part, &dir, &dir, &mut clock)?;
-                    dirs.push(dir);
+                    parts.push(spill_part(
+                        part,
+                        &parts_dir.join(index.to_string()),
+                        &mut clock,
+                    )?);
                 }
                 let m = merge_parts(
                     &prep.strategy,
                     &prep.strategy_sha256,
-                    &dirs,
+                    parts,
                     stage.path(),
                     &out_dir,
                     &mut clock,
@@ -1116,34 +1118,91 @@ fn write_part(part: Part, dir: &Path, dest: &Path, clock: &mut Stopwatch) -> Res
     Ok(manifest)
 }
 
-/// Merges partition directories (each with scored.parquet, manifest.json and
-/// maybe rejects.parquet) into the night's files in `dir`, exactly as an
-/// unpartitioned run would have written them.
+/// One partition's results, ready to merge into the night.
+struct PartOutput {
+    /// Its directory (named in messages).
+    dir: PathBuf,
+    /// Its manifest.
+    manifest: Manifest,
+    /// Its scored rows, sorted by borrower_id: Parquet, or a scratch file.
+    scored: PathBuf,
+    /// Its rejects, when it has any.
+    rejects: Option<RecordBatch>,
+}
+
+fn bad_part(path: &Path, message: String) -> Error {
+    Error::Config(format!("{}: {message}", path.display()))
+}
+
+/// Sets one partition of an in-process partitioned run aside in `dir` (in
+/// the staging directory): its scored rows as a scratch file, its manifest
+/// and rejects in memory.
+fn spill_part(part: Part, dir: &Path, clock: &mut Stopwatch) -> Result<PartOutput> {
+    let Part {
+        batch,
+        rejects,
+        mut manifest,
+    } = part;
+    let scored = dir.join("scored.arrow");
+    output::spill::write(&scored, &batch)?;
+    drop(batch);
+    let rejects = (!rejects.is_empty()).then(|| tables::rejects_table(&rejects));
+    clock.lap("write")?;
+    add_laps(&mut manifest, clock);
+    manifest.peak_rss_bytes = crate::jobs::peak_rss_bytes();
+    Ok(PartOutput {
+        dir: dir.to_path_buf(),
+        manifest,
+        scored,
+        rejects,
+    })
+}
+
+/// Reads a partition directory written by `run --partition` (scored.parquet,
+/// manifest.json and maybe rejects.parquet).
+fn read_part(d: &Path) -> Result<PartOutput> {
+    let path = d.join(MANIFEST);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| bad_part(&path, format!("cannot read a partition's manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_str(&text)
+        .map_err(|e| bad_part(&path, format!("not a partition manifest: {e}")))?;
+    let path = d.join(REJECTS);
+    let rejects = if path.exists() {
+        let batches = read_batches(&path)?;
+        Some(
+            arrow::compute::concat_batches(&tables::rejects_schema(), &batches)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    Ok(PartOutput {
+        dir: d.to_path_buf(),
+        manifest,
+        scored: d.join(SCORED),
+        rejects,
+    })
+}
+
+/// Merges the partitions of a night into the night's files in `dir`,
+/// exactly as an unpartitioned run would have written them.
 #[allow(clippy::too_many_arguments)]
 fn merge_parts(
     strategy: &Strategy,
     strategy_sha256: &str,
-    dirs: &[PathBuf],
+    outputs: Vec<PartOutput>,
     dir: &Path,
     out_dir: &Path,
     clock: &mut Stopwatch,
     pseudonyms: Option<&Pseudonyms>,
 ) -> Result<Manifest> {
-    let bad =
-        |path: &Path, message: String| Error::Config(format!("{}: {message}", path.display()));
-    let mut parts: Vec<Manifest> = Vec::new();
-    for d in dirs {
-        let path = d.join(MANIFEST);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| bad(&path, format!("cannot read a partition's manifest: {e}")))?;
-        let m: Manifest = serde_json::from_str(&text)
-            .map_err(|e| bad(&path, format!("not a partition manifest: {e}")))?;
-        parts.push(m);
-    }
-    let first = &parts[0];
+    let bad = bad_part;
+    let dirs: Vec<&Path> = outputs.iter().map(|p| p.dir.as_path()).collect();
+    let parts: Vec<&Manifest> = outputs.iter().map(|p| &p.manifest).collect();
+    let first = parts[0];
     let count = first.partition.as_ref().map_or(1, |p| p.count);
     let mut seen = vec![false; count as usize];
-    for (m, d) in parts.iter().zip(dirs) {
+    for (m, d) in parts.iter().zip(&dirs) {
         let same = m.run_id == first.run_id
             && m.as_of == first.as_of
             && m.model_sha256 == first.model_sha256
@@ -1172,7 +1231,7 @@ fn merge_parts(
     }
     if first.strategy_sha256 != strategy_sha256 {
         return Err(bad(
-            dirs[0].as_path(),
+            dirs[0],
             format!(
                 "the partitions were run with another strategy file (sha256 {}, not {strategy_sha256})",
                 first.strategy_sha256
@@ -1201,13 +1260,7 @@ fn merge_parts(
     }
 
     // Rejects: all parts', in table load order then file row, as one run.
-    let mut batches = Vec::new();
-    for d in dirs {
-        let path = d.join(REJECTS);
-        if path.exists() {
-            batches.extend(read_batches(&path)?);
-        }
-    }
+    let batches: Vec<RecordBatch> = outputs.iter().filter_map(|p| p.rejects.clone()).collect();
     let rejects = if batches.is_empty() {
         None
     } else {
@@ -1216,7 +1269,7 @@ fn merge_parts(
                 .map_err(|e| Error::Internal(e.to_string()))?,
         )?)
     };
-    let scored = Scored::Files(dirs.iter().map(|d| d.join(SCORED)).collect());
+    let scored = Scored::Files(outputs.iter().map(|p| p.scored.clone()).collect());
     finish(
         strategy, &scored, rejects, m, dir, out_dir, clock, pseudonyms,
     )
@@ -1297,13 +1350,17 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
             )));
         }
     }
+    let parts = dirs
+        .iter()
+        .map(|d| read_part(d))
+        .collect::<Result<Vec<_>>>()?;
     let out_dir = opts.out.join(dates::format(opts.as_of));
     let _lock = lock(&out_dir)?;
     let stage = output::dir::StagedDir::create(&out_dir)?;
     let m = merge_parts(
         &strategy,
         &strategy_sha256,
-        &dirs,
+        parts,
         stage.path(),
         &out_dir,
         &mut clock,

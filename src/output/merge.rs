@@ -1,5 +1,6 @@
-//! Merging Parquet files that are each sorted by a key column into one sorted
-//! stream of record batches, reading each file a batch at a time.
+//! Merging Parquet files (or scratch files, [`super::spill`]) that are each
+//! sorted by a key column into one sorted stream of record batches, reading
+//! each file a batch at a time.
 //!
 //! Partitioned runs write one scored file per partition, each sorted by
 //! borrower_id; this merge turns them into the rows, in the order, of a
@@ -12,7 +13,8 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::interleave;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use arrow::error::ArrowError;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{OutputError, Result};
 
@@ -29,10 +31,13 @@ fn bad(path: &Path, message: String) -> OutputError {
     }
 }
 
+/// A file's batches, in order.
+type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, ArrowError>> + Send>;
+
 /// One input file: its reader and the batch being consumed.
 struct Source {
     path: PathBuf,
-    reader: ParquetRecordBatchReader,
+    reader: Batches,
     /// Index of the current batch in `Merge::held`, and the next row in it.
     current: Option<(usize, usize)>,
 }
@@ -47,22 +52,13 @@ pub struct SortedMerge {
 
 impl SortedMerge {
     /// Opens `paths`, which must share one schema with `key` (Int64 or Utf8).
+    /// A path ending in `.arrow` is a scratch file ([`super::spill`]); any
+    /// other is Parquet.
     pub fn open(paths: &[PathBuf], key: &str) -> Result<Self> {
         let mut sources = Vec::with_capacity(paths.len());
         let mut schema: Option<SchemaRef> = None;
         for path in paths {
-            let file = File::open(path).map_err(|source| OutputError::Io {
-                path: path.clone(),
-                action: "opening a file to merge",
-                source,
-            })?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|source| {
-                OutputError::Parquet {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            let s = builder.schema().clone();
+            let (s, reader) = open_batches(path)?;
             match &schema {
                 None => schema = Some(s),
                 Some(first) if first.fields() != s.fields() => {
@@ -70,13 +66,6 @@ impl SortedMerge {
                 }
                 Some(_) => {}
             }
-            let reader = builder
-                .with_batch_size(MERGE_BATCH_ROWS)
-                .build()
-                .map_err(|source| OutputError::Parquet {
-                    path: path.clone(),
-                    source,
-                })?;
             sources.push(Source {
                 path: path.clone(),
                 reader,
@@ -115,10 +104,7 @@ impl SortedMerge {
         let s = &mut self.sources[i];
         s.current = None;
         for batch in s.reader.by_ref() {
-            let batch = batch.map_err(|e| OutputError::Parquet {
-                path: s.path.clone(),
-                source: e.into(),
-            })?;
+            let batch = batch.map_err(|e| bad(&s.path, e.to_string()))?;
             if batch.num_rows() > 0 {
                 self.held.push(batch);
                 s.current = Some((self.held.len() - 1, 0));
@@ -196,6 +182,30 @@ impl SortedMerge {
         }
         self.held = kept;
     }
+}
+
+/// The schema and batches of a scratch file (`.arrow`) or a Parquet file.
+fn open_batches(path: &Path) -> Result<(SchemaRef, Batches)> {
+    if path.extension().is_some_and(|e| e == "arrow") {
+        let reader = super::spill::SpillReader::open(path)?;
+        return Ok((reader.schema(), Box::new(reader)));
+    }
+    let file = File::open(path).map_err(|source| OutputError::Io {
+        path: path.to_path_buf(),
+        action: "opening a file to merge",
+        source,
+    })?;
+    let parquet = |source| OutputError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
+    let schema = builder.schema().clone();
+    let reader = builder
+        .with_batch_size(MERGE_BATCH_ROWS)
+        .build()
+        .map_err(parquet)?;
+    Ok((schema, Box::new(reader)))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod dir;
 pub mod merge;
 pub mod pseudonymize;
+pub mod spill;
 pub mod tables;
 
 use std::fs::File;
