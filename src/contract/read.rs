@@ -228,21 +228,26 @@ pub fn read_table(
         }
     };
     let rows = arrays.first().map_or(0, |(_, a)| a.len());
-    let mut columns = Vec::with_capacity(arrays.len());
-    let mut used = Vec::with_capacity(arrays.len());
-    for (name, array) in &arrays {
-        let kind = spec.kind_of(name).unwrap_or(ColumnKind::Numeric);
-        let column = guard::contain(|| convert(array, kind))
-            .map_err(|panic| unreadable(decoder_failed(&panic)))?
-            .map_err(|expected| ContractError::WrongType {
-                path: path.to_path_buf(),
-                column: name.clone(),
-                found: array.data_type().to_string(),
-                expected,
-            })?;
-        columns.push((name.clone(), column));
-        used.push(name.clone());
-    }
+    // Columns convert in parallel (each conversion writes a fresh column);
+    // the first failing column in contract order is the one reported.
+    let columns = arrays
+        .par_iter()
+        .map(|(name, array)| {
+            let kind = spec.kind_of(name).unwrap_or(ColumnKind::Numeric);
+            let column = guard::contain(|| convert(array, kind))
+                .map_err(|panic| unreadable(decoder_failed(&panic)))?
+                .map_err(|expected| ContractError::WrongType {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    found: array.data_type().to_string(),
+                    expected,
+                })?;
+            Ok((name.clone(), column))
+        })
+        .collect::<Vec<Result<(String, Column)>>>()
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    let used: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     let ignored = schema_fields
         .iter()
         .map(|f| f.name().clone())
@@ -294,6 +299,23 @@ fn partition_mask(batch: &RecordBatch, pos: usize, partition: &Partition) -> Opt
         _ => return None,
     };
     Some(mask)
+}
+
+/// Whether every borrower_id of `batch` (its column at `pos`) is present
+/// and inside `partition`'s id range: the footer's statistics said so, and
+/// a file's statistics are not trusted further than this check.
+fn ids_within(batch: &RecordBatch, pos: usize, partition: &Partition) -> bool {
+    let Some((lo, hi)) = partition.id_range() else {
+        return false;
+    };
+    match convert(batch.column(pos), ColumnKind::Id) {
+        Ok(Column::IntId(a)) => {
+            a.null_count() == 0
+                && arrow::compute::min(&a).is_none_or(|m| m >= lo)
+                && arrow::compute::max(&a).is_none_or(|m| m <= hi)
+        }
+        _ => false,
+    }
 }
 
 /// The borrower_id statistics of each row group, `(min, max, has_nulls)`,
@@ -451,6 +473,17 @@ fn decode(
             _ => true,
         }
     };
+    // A row group whose ids all lie inside the range (and has no null id,
+    // which belongs to partition 0) is kept whole, without a mask.
+    let whole_group = |g: usize| -> bool {
+        match (partition.and_then(|p| p.id_range()), &stats) {
+            (Some((lo, hi)), Some(st)) => {
+                let (min, max, nulls) = st[g];
+                min >= lo && max <= hi && !nulls
+            }
+            _ => false,
+        }
+    };
     let groups: Vec<(usize, usize)> = {
         let mut start = 0;
         meta.metadata()
@@ -480,6 +513,7 @@ fn decode(
             .with_batch_size(DECODE_BATCH_ROWS)
             .build()
             .map_err(perr)?;
+        let whole = whole_group(g);
         let mut batches = Vec::new();
         let mut kept = Vec::new();
         let mut row = first_row;
@@ -495,6 +529,10 @@ fn decode(
                 )));
             }
             let batch = match (id_pos, partition) {
+                (Some(pos), Some(p)) if whole && ids_within(&batch, pos, p) => {
+                    kept.extend((row..row + n).map(|k| k as u64));
+                    batch
+                }
                 (Some(pos), Some(p)) => match partition_mask(&batch, pos, p) {
                     Some(m) => {
                         kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
@@ -527,22 +565,34 @@ fn decode(
         })
         .collect::<std::result::Result<_, _>>()?;
     let file_rows = pieces.iter().map(|p| p.2).sum();
-    let file_row_of = id_pos.map(|_| pieces.iter().flat_map(|p| p.1.iter().copied()).collect());
+    let file_row_of = id_pos.map(|_| {
+        let mut rows = Vec::with_capacity(pieces.iter().map(|p| p.1.len()).sum());
+        for p in &pieces {
+            rows.extend_from_slice(&p.1);
+        }
+        rows
+    });
     let batches: Vec<RecordBatch> = pieces.into_iter().flat_map(|p| p.0).collect();
-    let mut arrays = Vec::with_capacity(wanted.len());
-    for &i in &wanted {
-        let name = fields[i].name().clone();
-        let pos = sorted.binary_search(&i).expect("projected column index");
-        let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(pos).as_ref()).collect();
-        let array = if parts.is_empty() {
-            arrow::array::new_empty_array(fields[i].data_type())
-        } else {
-            guard::contain(|| concat(&parts))
-                .map_err(failed)?
-                .map_err(|e| Decode::Parquet(e.to_string()))?
-        };
-        arrays.push((name, array));
-    }
+    // Each column's batches are concatenated on its own task: the copies
+    // write fresh memory, whose page faults then run on every core.
+    let arrays = wanted
+        .par_iter()
+        .map(|&i| {
+            let name = fields[i].name().clone();
+            let pos = sorted.binary_search(&i).expect("projected column index");
+            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(pos).as_ref()).collect();
+            let array = if parts.is_empty() {
+                arrow::array::new_empty_array(fields[i].data_type())
+            } else {
+                guard::contain(|| concat(&parts))
+                    .map_err(failed)?
+                    .map_err(|e| Decode::Parquet(e.to_string()))?
+            };
+            Ok((name, array))
+        })
+        .collect::<Vec<std::result::Result<_, Decode>>>()
+        .into_iter()
+        .collect::<std::result::Result<Vec<_>, Decode>>()?;
     Ok(Decoded {
         fields,
         arrays,

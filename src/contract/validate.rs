@@ -622,19 +622,24 @@ fn load_schedule(
             (installments, pairs)
         })
         .collect();
-    let mut installments: Vec<Installment> =
-        Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+    let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<FxHashSet<(u32, u32)>>) =
+        parts.into_iter().unzip();
+    let mut installments = par_concat(&parts);
+    drop(parts);
     let mut pairs = FxHashSet::default();
-    for (chunk, chunk_pairs) in parts {
-        installments.extend(chunk);
+    for chunk_pairs in pair_parts {
         pairs.extend(chunk_pairs);
     }
     drop(checked);
-    canonical_sort(&mut installments, |a, b| {
-        (a.borrower, a.loan, a.due)
-            .cmp(&(b.borrower, b.loan, b.due))
-            .then(a.amount.total_cmp(&b.amount))
-    });
+    canonical_sort(
+        &mut installments,
+        |i| i.borrower,
+        |a, b| {
+            (a.borrower, a.loan, a.due)
+                .cmp(&(b.borrower, b.loan, b.due))
+                .then(a.amount.total_cmp(&b.amount))
+        },
+    );
     reports.push(report(
         raw,
         installments.len() as u64,
@@ -651,7 +656,7 @@ const VALIDATE_CHUNK_ROWS: usize = if cfg!(test) { 3 } else { 256 * 1024 };
 
 /// Runs `chunk` over `0..rows` in parallel chunks of [`VALIDATE_CHUNK_ROWS`]
 /// and concatenates the valid rows and the rejects in row order.
-fn in_chunks<T: Send>(
+fn in_chunks<T: Copy + Send + Sync>(
     rows: usize,
     chunk: impl Fn((usize, usize)) -> (Vec<T>, Vec<Reject>) + Sync + Send,
 ) -> (Vec<T>, Vec<Reject>) {
@@ -659,14 +664,39 @@ fn in_chunks<T: Send>(
         .step_by(VALIDATE_CHUNK_ROWS)
         .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(rows)))
         .collect();
-    let parts: Vec<(Vec<T>, Vec<Reject>)> = bounds.into_par_iter().map(chunk).collect();
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
-    let mut rejected = Vec::new();
-    for (rows, mut r) in parts {
-        out.extend(rows);
-        rejected.append(&mut r);
+    let (parts, rejects): (Vec<Vec<T>>, Vec<Vec<Reject>>) =
+        bounds.into_par_iter().map(chunk).unzip();
+    (par_concat(&parts), rejects.into_iter().flatten().collect())
+}
+
+/// `parts` concatenated, copied into place in parallel. The copy writes
+/// fresh memory, and a first write costs a page fault in which the kernel
+/// zeroes the page: done by one thread, that was a visible serial step of
+/// validation (hundreds of MB at 1M borrowers); here every core takes a
+/// share.
+fn par_concat<T: Copy + Send + Sync>(parts: &[Vec<T>]) -> Vec<T> {
+    let total = parts.iter().map(Vec::len).sum();
+    let mut out: Vec<T> = Vec::with_capacity(total);
+    {
+        let mut rest = &mut out.spare_capacity_mut()[..total];
+        let mut slots = Vec::with_capacity(parts.len());
+        for p in parts {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
+            slots.push(head);
+            rest = tail;
+        }
+        slots.into_par_iter().zip(parts).for_each(|(dst, src)| {
+            for (d, s) in dst.iter_mut().zip(src) {
+                d.write(*s);
+            }
+        });
     }
-    (out, rejected)
+    // SAFETY: the slots are consecutive, start at 0 and their lengths sum to
+    // `total`, within the capacity; each slot was written in full above
+    // (a slot and its part have the same length), so out[..total] is
+    // initialized.
+    unsafe { out.set_len(total) };
+    out
 }
 
 fn load_payments(
@@ -740,13 +770,17 @@ fn load_payments(
         (out, rj.rejects)
     };
     let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
-    canonical_sort(&mut out, |a, b| {
-        (a.borrower, a.date)
-            .cmp(&(b.borrower, b.date))
-            // Same day: money in before reversals, larger first, then by loan.
-            .then(b.amount.total_cmp(&a.amount))
-            .then(a.loan.cmp(&b.loan))
-    });
+    canonical_sort(
+        &mut out,
+        |p| p.borrower,
+        |a, b| {
+            (a.borrower, a.date)
+                .cmp(&(b.borrower, b.date))
+                // Same day: money in before reversals, larger first, then by loan.
+                .then(b.amount.total_cmp(&a.amount))
+                .then(a.loan.cmp(&b.loan))
+        },
+    );
     let last = out.iter().map(|p| p.date).max();
     reports.push(report(raw, out.len() as u64, rejected.len() as u64, 0));
     rejects.append(&mut rejected);
@@ -754,18 +788,39 @@ fn load_payments(
 }
 
 /// Puts rows in their canonical order (a total order, so the result does not
-/// depend on the input order). Inputs usually arrive sorted by borrower and
-/// date already: checking that is one linear pass, far cheaper than sorting.
-fn canonical_sort<T: Send>(rows: &mut [T], cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync) {
-    if !rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-        let t = std::time::Instant::now();
-        rows.par_sort_unstable_by(cmp);
-        log::debug!(
-            "sorted {} rows not in canonical order in {:.3}s",
-            rows.len(),
-            t.elapsed().as_secs_f64()
-        );
+/// depend on the input order), whose first key is the borrower. Inputs
+/// usually arrive sorted by borrower and date already: checking that is one
+/// linear pass, far cheaper than sorting. Exports sorted by borrower but not
+/// within a borrower (a borrower's loans interleaved by due date) have each
+/// borrower's few rows sorted on their own, in parallel: a fifth of the
+/// time of sorting the table.
+fn canonical_sort<T: Send>(
+    rows: &mut [T],
+    borrower: impl Fn(&T) -> u32 + Sync,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
+) {
+    if rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
+        return;
     }
+    let t = std::time::Instant::now();
+    let by_borrower = rows.is_sorted_by_key(&borrower);
+    if by_borrower {
+        rows.par_chunk_by_mut(|a, b| borrower(a) == borrower(b))
+            .for_each(|group| group.sort_unstable_by(&cmp));
+    } else {
+        rows.par_sort_unstable_by(&cmp);
+    }
+    debug_assert!(rows.is_sorted_by(|a, b| cmp(a, b).is_le()));
+    log::debug!(
+        "sorted {} rows not in canonical order{} in {:.3}s",
+        rows.len(),
+        if by_borrower {
+            " (within borrowers)"
+        } else {
+            ""
+        },
+        t.elapsed().as_secs_f64()
+    );
 }
 
 fn is_present(c: &Column, row: usize) -> bool {
@@ -885,15 +940,19 @@ fn load_contacts(
         (out, rj.rejects)
     };
     let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
-    canonical_sort(&mut out, |a, b| {
-        (a.borrower, a.time, a.channel, a.outcome, a.promise_date())
-            .cmp(&(b.borrower, b.time, b.channel, b.outcome, b.promise_date()))
-            .then(
-                a.promise_amount()
-                    .unwrap_or(-1.0)
-                    .total_cmp(&b.promise_amount().unwrap_or(-1.0)),
-            )
-    });
+    canonical_sort(
+        &mut out,
+        |c| c.borrower,
+        |a, b| {
+            (a.borrower, a.time, a.channel, a.outcome, a.promise_date())
+                .cmp(&(b.borrower, b.time, b.channel, b.outcome, b.promise_date()))
+                .then(
+                    a.promise_amount()
+                        .unwrap_or(-1.0)
+                        .total_cmp(&b.promise_amount().unwrap_or(-1.0)),
+                )
+        },
+    );
     reports.push(report(raw, out.len() as u64, rejected.len() as u64, 0));
     rejects.append(&mut rejected);
     out
@@ -1085,6 +1144,48 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn canonical_sort_within_borrowers_is_the_full_sort() {
+        let cmp = |a: &(u32, u32, i32), b: &(u32, u32, i32)| a.cmp(b);
+        // Sorted by borrower, loans interleaved by date within a borrower.
+        let mut rows: Vec<(u32, u32, i32)> = Vec::new();
+        for b in 0..50u32 {
+            for d in 0..(b % 7) as i32 {
+                rows.push((b, 2, d));
+                rows.push((b, 1, d + (b as i32 % 3)));
+            }
+        }
+        let mut want = rows.clone();
+        want.sort();
+        let mut got = rows.clone();
+        canonical_sort(&mut got, |r| r.0, cmp);
+        assert_eq!(got, want);
+        // Not sorted by borrower: the whole table is sorted.
+        let mut got: Vec<(u32, u32, i32)> = rows.iter().rev().copied().collect();
+        canonical_sort(&mut got, |r| r.0, cmp);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn par_concat_is_the_parts_in_order() {
+        let parts: Vec<Vec<(u32, f64)>> = vec![
+            vec![],
+            (0..5).map(|i| (i, f64::from(i) / 2.0)).collect(),
+            vec![],
+            vec![],
+            (5..1000).map(|i| (i, -f64::from(i))).collect(),
+            vec![(1000, f64::NAN)],
+        ];
+        let want: Vec<(u32, f64)> = parts.concat();
+        let got = par_concat(&parts);
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!((g.0, g.1.to_bits()), (w.0, w.1.to_bits()));
+        }
+        assert!(par_concat::<u8>(&[]).is_empty());
+        assert!(par_concat::<u8>(&[vec![], vec![]]).is_empty());
     }
 
     #[test]

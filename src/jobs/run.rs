@@ -419,14 +419,32 @@ fn lock(out_dir: &Path) -> Result<output::dir::DirLock> {
     })
 }
 
+/// The size and SHA-256 of a file, read a block at a time: an input file
+/// is hundreds of MB, and reading it whole would cost as much fresh memory.
 fn sha256_file(path: &Path) -> Result<(u64, String)> {
-    let bytes = std::fs::read(path).map_err(|source| {
+    use std::io::Read;
+    let open = |source| {
         Error::Contract(crate::contract::ContractError::Open {
             path: path.to_path_buf(),
             source,
         })
-    })?;
-    Ok((bytes.len() as u64, format!("{:x}", Sha256::digest(&bytes))))
+    };
+    let mut file = std::fs::File::open(path).map_err(open)?;
+    let mut hash = Sha256::new();
+    let mut block = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        match file.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => {
+                hash.update(&block[..n]);
+                size += n as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(open(e)),
+        }
+    }
+    Ok((size, format!("{:x}", hash.finalize())))
 }
 
 /// The scored rows, in `OUT/AS_OF/`.
