@@ -590,8 +590,8 @@ fn load_schedule(
     let borrowers = KeyIndex::build(ids, checked.iter().map(|c| c.0));
     let loans = loan_col.map(|l| KeyIndex::build(l, checked.iter().map(|c| c.0)));
     // Installments and the (borrower, loan) pairs, in parallel chunks.
-    type Part = (Vec<Installment>, FxHashSet<(u32, u32)>);
-    let parts: Vec<Part> = checked
+    type Pairs = FxHashSet<(u32, u32)>;
+    let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<Pairs>) = checked
         .par_chunks(VALIDATE_CHUNK_ROWS)
         .map(|chunk| {
             let mut by_id = borrowers.cached(ids);
@@ -621,9 +621,7 @@ fn load_schedule(
             }
             (installments, pairs)
         })
-        .collect();
-    let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<FxHashSet<(u32, u32)>>) =
-        parts.into_iter().unzip();
+        .unzip();
     let mut installments = par_concat(&parts);
     drop(parts);
     let mut pairs = FxHashSet::default();
