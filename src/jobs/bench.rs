@@ -322,10 +322,12 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
     if in_process.iter().any(|s| wants(s)) {
         for _ in 0..opts.runs {
             progress("validate, features, score, strategy, write");
-            let peaks = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+            let peaks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let sink = peaks.clone();
             let mut clock = Stopwatch::observed(Some(Box::new(move |_, d: Duration| {
-                sink.borrow_mut().push((d.as_secs_f64(), peak_rss_bytes()));
+                sink.lock()
+                    .expect("no panic while holding the lock")
+                    .push((d.as_secs_f64(), peak_rss_bytes()));
                 reset_peak_rss();
             })));
             reset_peak_rss();
@@ -361,7 +363,8 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
             loaded_rows = s.ledger.reports.iter().map(|r| r.rows_read).sum();
             drop(s);
             drop(clock);
-            for (k, lap) in peaks.borrow().iter().enumerate().take(5) {
+            let peaks = peaks.lock().expect("no panic while holding the lock");
+            for (k, lap) in peaks.iter().enumerate().take(5) {
                 laps[k].push(*lap);
             }
         }

@@ -59,7 +59,7 @@ pub fn write_rejects(out: &Path, rejects: &[Reject]) -> output::Result<Option<Pa
 
 /// Called as each stage of a job ends, with its name and wall time: how the
 /// binary shows progress (jobs never print).
-pub type Observer = Box<dyn FnMut(&'static str, Duration)>;
+pub type Observer = Box<dyn FnMut(&'static str, Duration) + Send>;
 
 /// Wall time per stage, for the log and the manifest (never for data files).
 pub struct Stopwatch {
@@ -94,6 +94,19 @@ impl Stopwatch {
             observer,
             ..Self::default()
         }
+    }
+
+    /// Takes the observer away (to share it between partitions scored at
+    /// the same time); laps are then only recorded.
+    pub fn take_observer(&mut self) -> Option<Observer> {
+        self.observer.take()
+    }
+
+    /// Gives the stopwatch an observer (back), and starts the next lap now
+    /// (the time in between was lapped by other stopwatches).
+    pub fn set_observer(&mut self, observer: Option<Observer>) {
+        self.observer = observer;
+        self.last = Instant::now();
     }
 
     /// Ends the current stage, named `stage`: a boundary where a job stops

@@ -1068,20 +1068,7 @@ pub fn run_observed(
                 )?
             } else {
                 let parts_dir = stage.path().join(".parts");
-                let mut parts = Vec::new();
-                for index in 0..count {
-                    let p = Partition {
-                        index,
-                        count,
-                        scheme: prep.scheme.clone(),
-                    };
-                    let part = score_part(opts, &prep, Some(p), &mut clock)?;
-                    parts.push(spill_part(
-                        part,
-                        &parts_dir.join(index.to_string()),
-                        &mut clock,
-                    )?);
-                }
+                let parts = score_partitions(opts, &prep, count, &parts_dir, &mut clock)?;
                 let m = merge_parts(
                     &prep.strategy,
                     &prep.strategy_sha256,
@@ -1174,6 +1161,83 @@ fn spill_part(part: Part, dir: &Path, clock: &mut Stopwatch) -> Result<PartOutpu
         scored,
         rejects,
     })
+}
+
+/// Partitions scored at the same time by an in-process partitioned run.
+/// With two, one partition's serial steps (concatenating, sorting, writing)
+/// overlap the other's parallel ones and both cores stay busy; memory is
+/// that of two partitions, so `--partitions` is what bounds it.
+pub const PARTITIONS_IN_FLIGHT: usize = 2;
+
+/// Scores partitions `0..count` of the night, [`PARTITIONS_IN_FLIGHT`] at a
+/// time, each set aside in `parts_dir/INDEX` ([`spill_part`]). The laps of
+/// every partition go to `clock`'s observer as they end. Fails with the
+/// error of the lowest failing partition; once one fails, no other starts.
+fn score_partitions(
+    opts: &RunOptions,
+    prep: &Prepared,
+    count: u32,
+    parts_dir: &Path,
+    clock: &mut Stopwatch,
+) -> Result<Vec<PartOutput>> {
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicU32::new(0);
+    let failed = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<PartOutput>>>> =
+        Mutex::new((0..count).map(|_| None).collect());
+    let observer = std::sync::Arc::new(Mutex::new(clock.take_observer()));
+    let workers = PARTITIONS_IN_FLIGHT.min(count as usize);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= count || failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let observer = observer.clone();
+                let mut part_clock = Stopwatch::observed(Some(Box::new(move |stage, d| {
+                    if let Some(o) = observer.lock().ok().as_mut().and_then(|o| o.as_mut()) {
+                        o(stage, d);
+                    }
+                })));
+                let p = Partition {
+                    index,
+                    count,
+                    scheme: prep.scheme.clone(),
+                };
+                let r = score_part(opts, prep, Some(p), &mut part_clock).and_then(|part| {
+                    spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
+                });
+                if r.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                if let Ok(mut all) = results.lock() {
+                    all[index as usize] = Some(r);
+                }
+            });
+        }
+    });
+    let observer = std::sync::Arc::try_unwrap(observer)
+        .ok()
+        .and_then(|o| o.into_inner().ok())
+        .flatten();
+    clock.set_observer(observer);
+    let results = results
+        .into_inner()
+        .map_err(|_| Error::Internal("a partition worker panicked".into()))?;
+    let mut parts = Vec::with_capacity(count as usize);
+    for r in results {
+        match r {
+            Some(r) => parts.push(r?),
+            None => {
+                return Err(Error::Internal(
+                    "a partition was not scored, and none failed".into(),
+                ))
+            }
+        }
+    }
+    Ok(parts)
 }
 
 /// Reads a partition directory written by `run --partition` (scored.parquet,
