@@ -863,17 +863,45 @@ fn count(strategy: &Strategy, m: &mut Manifest, b: &RecordBatch) {
     let p: &Float64Array = column(b, "p_repay");
     let band: &StringArray = column(b, "risk_band");
     let t: &StringArray = column(b, "treatment");
+    // Counted by index per batch, then added to the manifest's maps: no
+    // string is built per row.
+    fn add(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+        match map.get_mut(key) {
+            Some(v) => *v += n,
+            None => {
+                map.insert(key.to_string(), n);
+            }
+        }
+    }
+    let mut by_bucket: Vec<(&str, u64)> = Vec::new();
+    let mut by_treatment: Vec<(&str, u64)> = Vec::new();
+    let mut by_band = vec![0u64; strategy.bands.len()];
+    let mut by_pair: BTreeMap<(usize, &str), u64> = BTreeMap::new();
+    fn tally<'a>(v: &mut Vec<(&'a str, u64)>, key: &'a str) {
+        match v.iter_mut().find(|(k, _)| *k == key) {
+            Some(e) => e.1 += 1,
+            None => v.push((key, 1)),
+        }
+    }
     for k in 0..b.num_rows() {
-        *m.by_dpd_bucket
-            .entry(bucket.value(k).to_string())
-            .or_default() += 1;
-        let sb = strategy_band(strategy, p.value(k), band.value(k));
-        *m.by_band.entry(strategy.bands[sb].clone()).or_default() += 1;
-        *m.by_treatment.entry(t.value(k).to_string()).or_default() += 1;
-        let sbucket = &strategy.buckets[strategy.bucket(i64::from(dpd.value(k)))].name;
-        *m.by_bucket_and_treatment
-            .entry(format!("{sbucket}/{}", t.value(k)))
-            .or_default() += 1;
+        tally(&mut by_bucket, bucket.value(k));
+        tally(&mut by_treatment, t.value(k));
+        by_band[strategy_band(strategy, p.value(k), band.value(k))] += 1;
+        let sbucket = strategy.bucket(i64::from(dpd.value(k)));
+        *by_pair.entry((sbucket, t.value(k))).or_default() += 1;
+    }
+    for (key, n) in by_bucket {
+        add(&mut m.by_dpd_bucket, key, n);
+    }
+    for (key, n) in by_treatment {
+        add(&mut m.by_treatment, key, n);
+    }
+    for (i, n) in by_band.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+        add(&mut m.by_band, &strategy.bands[i], n);
+    }
+    for ((i, treatment), n) in by_pair {
+        let key = format!("{}/{treatment}", strategy.buckets[i].name);
+        add(&mut m.by_bucket_and_treatment, &key, n);
     }
 }
 
@@ -953,6 +981,23 @@ fn finish(
         w.write(&b)?;
         at += n;
     }
+    close_night(w, rejects, m, at, dir, out_dir, clock, pseudonyms)
+}
+
+/// Ends a night whose `at` scored rows went to `w` (counted into `m`):
+/// finishes scored.parquet, writes rejects.parquet when `rejects` has rows,
+/// and the manifest.
+#[allow(clippy::too_many_arguments)]
+fn close_night(
+    w: ScoredSink<'_>,
+    rejects: Option<RecordBatch>,
+    mut m: Manifest,
+    at: usize,
+    dir: &Path,
+    out_dir: &Path,
+    clock: &mut Stopwatch,
+    pseudonyms: Option<&Pseudonyms>,
+) -> Result<Manifest> {
     let rejects = rejects.filter(|r| r.num_rows() > 0);
     let (rejects, extra) = match (rejects, pseudonyms) {
         (Some(r), Some(p)) => {
@@ -1068,16 +1113,30 @@ pub fn run_observed(
                 )?
             } else {
                 let parts_dir = stage.path().join(".parts");
-                let parts = score_partitions(opts, &prep, count, &parts_dir, &mut clock)?;
-                let m = merge_parts(
-                    &prep.strategy,
-                    &prep.strategy_sha256,
-                    parts,
-                    stage.path(),
-                    &out_dir,
-                    &mut clock,
-                    pseudonyms.as_ref(),
-                )?;
+                let m = if streams_in_order(&prep) {
+                    score_and_write(
+                        opts,
+                        &prep,
+                        count,
+                        &parts_dir,
+                        stage.path(),
+                        &out_dir,
+                        &mut clock,
+                        pseudonyms.as_ref(),
+                    )?
+                } else {
+                    let parts =
+                        score_partitions(opts, &prep, count, &parts_dir, &mut clock, |_| Ok(()))?;
+                    merge_parts(
+                        &prep.strategy,
+                        &prep.strategy_sha256,
+                        parts,
+                        stage.path(),
+                        &out_dir,
+                        &mut clock,
+                        pseudonyms.as_ref(),
+                    )?
+                };
                 std::fs::remove_dir_all(&parts_dir).map_err(|source| {
                     Error::Output(output::OutputError::Io {
                         path: parts_dir.clone(),
@@ -1170,52 +1229,102 @@ fn spill_part(part: Part, dir: &Path, clock: &mut Stopwatch) -> Result<PartOutpu
 pub const PARTITIONS_IN_FLIGHT: usize = 2;
 
 /// Scores partitions `0..count` of the night, [`PARTITIONS_IN_FLIGHT`] at a
-/// time, each set aside in `parts_dir/INDEX` ([`spill_part`]). The laps of
-/// every partition go to `clock`'s observer as they end. Fails with the
-/// error of the lowest failing partition; once one fails, no other starts.
+/// time, each set aside in `parts_dir/INDEX` ([`spill_part`]), and hands
+/// each to `in_order` on this thread, in index order, as soon as it and the
+/// ones before it are done (while the others are scored). The laps of every
+/// partition go to `clock`'s observer as they end. Fails with the error of
+/// the lowest failing partition, or of `in_order`; once one fails, no other
+/// partition starts.
 fn score_partitions(
     opts: &RunOptions,
     prep: &Prepared,
     count: u32,
     parts_dir: &Path,
     clock: &mut Stopwatch,
+    mut in_order: impl FnMut(&PartOutput) -> Result<()>,
 ) -> Result<Vec<PartOutput>> {
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-    use std::sync::Mutex;
+    use std::sync::{Condvar, Mutex};
     let next = AtomicU32::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<PartOutput>>>> =
         Mutex::new((0..count).map(|_| None).collect());
+    let done = Condvar::new();
     let observer = std::sync::Arc::new(Mutex::new(clock.take_observer()));
     let workers = PARTITIONS_IN_FLIGHT.min(count as usize);
+    let mut consumer_error = None;
     std::thread::scope(|s| {
         for _ in 0..workers {
-            s.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::SeqCst);
-                if index >= count || failed.load(Ordering::SeqCst) {
-                    break;
-                }
-                let observer = observer.clone();
-                let mut part_clock = Stopwatch::observed(Some(Box::new(move |stage, d| {
-                    if let Some(o) = observer.lock().ok().as_mut().and_then(|o| o.as_mut()) {
-                        o(stage, d);
+            s.spawn(|| {
+                // A worker that panics (a bug) must still wake the consumer,
+                // or it would wait for its partition for ever.
+                struct OnPanic<'a>(&'a AtomicBool, &'a Condvar);
+                impl Drop for OnPanic<'_> {
+                    fn drop(&mut self) {
+                        if std::thread::panicking() {
+                            self.0.store(true, Ordering::SeqCst);
+                            self.1.notify_all();
+                        }
                     }
-                })));
-                let p = Partition {
-                    index,
-                    count,
-                    scheme: prep.scheme.clone(),
-                };
-                let r = score_part(opts, prep, Some(p), &mut part_clock).and_then(|part| {
-                    spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
-                });
-                if r.is_err() {
-                    failed.store(true, Ordering::SeqCst);
                 }
-                if let Ok(mut all) = results.lock() {
-                    all[index as usize] = Some(r);
+                let _on_panic = OnPanic(&failed, &done);
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    if index >= count || failed.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let observer = observer.clone();
+                    let mut part_clock = Stopwatch::observed(Some(Box::new(move |stage, d| {
+                        if let Some(o) = observer.lock().ok().as_mut().and_then(|o| o.as_mut()) {
+                            o(stage, d);
+                        }
+                    })));
+                    let p = Partition {
+                        index,
+                        count,
+                        scheme: prep.scheme.clone(),
+                    };
+                    let r = score_part(opts, prep, Some(p), &mut part_clock).and_then(|part| {
+                        spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
+                    });
+                    if r.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    if let Ok(mut all) = results.lock() {
+                        all[index as usize] = Some(r);
+                    }
+                    done.notify_all();
                 }
+                // Wake the consumer when this worker stops taking partitions.
+                done.notify_all();
             });
+        }
+        // The consumer: partition k once 0..=k are done.
+        for k in 0..count as usize {
+            let Ok(mut all) = results.lock() else { break };
+            while all[k].is_none() && !failed.load(Ordering::SeqCst) {
+                all = match done.wait(all) {
+                    Ok(a) => a,
+                    Err(_) => return,
+                };
+            }
+            let Some(Ok(part)) = all[k].as_ref() else {
+                break;
+            };
+            // The consumer reads the partition's files; the workers only
+            // need the lock to store their results.
+            let part = PartOutput {
+                dir: part.dir.clone(),
+                manifest: part.manifest.clone(),
+                scored: part.scored.clone(),
+                rejects: None,
+            };
+            drop(all);
+            if let Err(e) = in_order(&part) {
+                failed.store(true, Ordering::SeqCst);
+                consumer_error = Some(e);
+                break;
+            }
         }
     });
     let observer = std::sync::Arc::try_unwrap(observer)
@@ -1230,14 +1339,131 @@ fn score_partitions(
     for r in results {
         match r {
             Some(r) => parts.push(r?),
-            None => {
-                return Err(Error::Internal(
-                    "a partition was not scored, and none failed".into(),
-                ))
-            }
+            None => break,
         }
     }
+    if let Some(e) = consumer_error {
+        return Err(e);
+    }
+    if parts.len() != count as usize {
+        return Err(Error::Internal(
+            "a partition was not scored, and none failed".into(),
+        ));
+    }
     Ok(parts)
+}
+
+/// Cuts a stream of batches into batches of exactly
+/// [`output::merge::MERGE_BATCH_ROWS`] rows (the last one shorter), the
+/// batches the night's other paths write: the Parquet writer cuts pages by
+/// the batches it is given, and the bytes must not depend on the path.
+struct Rebatch {
+    pending: Vec<RecordBatch>,
+    rows: usize,
+}
+
+impl Rebatch {
+    fn new() -> Self {
+        Self {
+            pending: Vec::new(),
+            rows: 0,
+        }
+    }
+
+    /// Takes `b`; gives the whole batches it completes.
+    fn push(&mut self, b: RecordBatch) -> Result<Vec<RecordBatch>> {
+        const N: usize = output::merge::MERGE_BATCH_ROWS;
+        self.rows += b.num_rows();
+        self.pending.push(b);
+        let mut out = Vec::new();
+        if self.rows < N {
+            return Ok(out);
+        }
+        let all = self.take()?.expect("rows are pending");
+        let mut at = 0;
+        while all.num_rows() - at >= N {
+            out.push(all.slice(at, N));
+            at += N;
+        }
+        if at < all.num_rows() {
+            self.rows = all.num_rows() - at;
+            self.pending.push(all.slice(at, self.rows));
+        }
+        Ok(out)
+    }
+
+    /// The rows still pending, as one batch.
+    fn take(&mut self) -> Result<Option<RecordBatch>> {
+        let Some(first) = self.pending.first() else {
+            return Ok(None);
+        };
+        let b = arrow::compute::concat_batches(&first.schema(), &self.pending)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.pending.clear();
+        self.rows = 0;
+        Ok(Some(b))
+    }
+}
+
+/// Whether a partitioned night can be written while it is scored: with id
+/// ranges, partition order is borrower_id order, so the night's rows are
+/// the partitions' rows one partition after the other; and without
+/// capacity limits, no row's treatment depends on the rows after it.
+fn streams_in_order(prep: &Prepared) -> bool {
+    matches!(prep.scheme, PartitionScheme::Ranges { .. })
+        && prep.strategy.capacity.iter().all(Option::is_none)
+}
+
+/// Scores the partitions of the night and writes its files into `dir` as
+/// they complete, in order ([`streams_in_order`] must hold): the same bytes
+/// as [`merge_parts`], without a serial write after the last partition.
+#[allow(clippy::too_many_arguments)]
+fn score_and_write(
+    opts: &RunOptions,
+    prep: &Prepared,
+    partitions: u32,
+    parts_dir: &Path,
+    dir: &Path,
+    out_dir: &Path,
+    clock: &mut Stopwatch,
+    pseudonyms: Option<&Pseudonyms>,
+) -> Result<Manifest> {
+    let strategy = &prep.strategy;
+    let mut night: Option<(ScoredSink<'_>, Manifest)> = None;
+    let mut rebatch = Rebatch::new();
+    let mut at = 0;
+    let parts = score_partitions(opts, prep, partitions, parts_dir, clock, |part| {
+        let reader = output::spill::SpillReader::open(&part.scored)?;
+        if night.is_none() {
+            let sink = ScoredSink::create(dir, reader.schema(), pseudonyms)?;
+            night = Some((sink, part.manifest.clone()));
+        }
+        let (w, counts) = night.as_mut().expect("created above");
+        for b in reader {
+            let b = b.map_err(|e| Error::Internal(format!("{}: {e}", part.scored.display())))?;
+            for b in rebatch.push(b)? {
+                crate::jobs::interrupt::check()?;
+                count(strategy, counts, &b);
+                w.write(&b)?;
+                at += b.num_rows();
+            }
+        }
+        Ok(())
+    })?;
+    let (mut w, counts) = night.ok_or_else(|| Error::Internal("no partition was scored".into()))?;
+    let mut counts = counts;
+    if let Some(b) = rebatch.take()? {
+        crate::jobs::interrupt::check()?;
+        count(strategy, &mut counts, &b);
+        w.write(&b)?;
+        at += b.num_rows();
+    }
+    let (mut m, rejects) = merge_manifests(&prep.strategy_sha256, &parts)?;
+    m.by_dpd_bucket = counts.by_dpd_bucket;
+    m.by_band = counts.by_band;
+    m.by_treatment = counts.by_treatment;
+    m.by_bucket_and_treatment = counts.by_bucket_and_treatment;
+    close_night(w, rejects, m, at, dir, out_dir, clock, pseudonyms)
 }
 
 /// Reads a partition directory written by `run --partition` (scored.parquet,
@@ -1278,6 +1504,20 @@ fn merge_parts(
     clock: &mut Stopwatch,
     pseudonyms: Option<&Pseudonyms>,
 ) -> Result<Manifest> {
+    let (m, rejects) = merge_manifests(strategy_sha256, &outputs)?;
+    let scored = Scored::Files(outputs.iter().map(|p| p.scored.clone()).collect());
+    finish(
+        strategy, &scored, rejects, m, dir, out_dir, clock, pseudonyms,
+    )
+}
+
+/// Checks that `outputs` are the partitions of one night, and gives the
+/// night's manifest (their counts summed; the scored rows' counts are left
+/// to the writer) and rejects (in table load order then file row).
+fn merge_manifests(
+    strategy_sha256: &str,
+    outputs: &[PartOutput],
+) -> Result<(Manifest, Option<RecordBatch>)> {
     let bad = bad_part;
     let dirs: Vec<&Path> = outputs.iter().map(|p| p.dir.as_path()).collect();
     let parts: Vec<&Manifest> = outputs.iter().map(|p| &p.manifest).collect();
@@ -1351,10 +1591,7 @@ fn merge_parts(
                 .map_err(|e| Error::Internal(e.to_string()))?,
         )?)
     };
-    let scored = Scored::Files(outputs.iter().map(|p| p.scored.clone()).collect());
-    finish(
-        strategy, &scored, rejects, m, dir, out_dir, clock, pseudonyms,
-    )
+    Ok((m, rejects))
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -1483,6 +1720,40 @@ mod tests {
         }
         let ok = config("as_of = \"2025-12-31\"\ntolerance = 0.0\npartitions = 2\npartition = 1");
         assert_eq!(ok.unwrap().partition, Some(1));
+    }
+
+    #[test]
+    fn rebatch_cuts_whole_batches_and_keeps_every_row_in_order() {
+        use arrow::array::Int64Array;
+        use arrow::datatypes::{DataType, Field, Schema};
+        const N: usize = output::merge::MERGE_BATCH_ROWS;
+        let schema =
+            std::sync::Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+        let batch = |from: i64, n: usize| {
+            let v: Vec<i64> = (from..from + n as i64).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![std::sync::Arc::new(Int64Array::from(v))],
+            )
+            .unwrap()
+        };
+        let mut r = Rebatch::new();
+        let mut out = Vec::new();
+        let mut from = 0;
+        // Partition-sized pieces: short, empty, several batches long.
+        for n in [100, 0, N - 100, 3 * N + 17, 5, N] {
+            out.extend(r.push(batch(from, n)).unwrap());
+            from += n as i64;
+        }
+        out.extend(r.take().unwrap());
+        assert!(r.take().unwrap().is_none());
+        let sizes: Vec<usize> = out.iter().map(RecordBatch::num_rows).collect();
+        assert!(
+            sizes[..sizes.len() - 1].iter().all(|&s| s == N),
+            "{sizes:?}"
+        );
+        let all = arrow::compute::concat_batches(&schema, &out).unwrap();
+        assert_eq!(all, batch(0, from as usize));
     }
 
     #[test]
