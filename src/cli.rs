@@ -39,6 +39,69 @@ pub enum Command {
     Combine(CombineArgs),
     /// Time every stage of the nightly pipeline on a generated ledger.
     Bench(BenchArgs),
+    /// Score past snapshots and compare with what happened: metrics, calibration, roll rates.
+    Backtest(BacktestArgs),
+    /// Two models on the same past snapshots: metrics side by side and the swap set.
+    Compare(CompareArgs),
+}
+
+/// The past snapshots a backtest or comparison scores (`backtest`, `compare`).
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// Installment schedule (Parquet).
+    #[arg(long)]
+    pub schedule: PathBuf,
+    /// Payments (Parquet).
+    #[arg(long)]
+    pub payments: PathBuf,
+    /// Borrower flags and attributes (Parquet).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Collection contacts (Parquet).
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// As-of date T of a past snapshot (YYYY-MM-DD); repeat. T + H must be
+    /// on or before the ledger's last payment date.
+    #[arg(long = "as-of", value_parser = parse_day, required = true)]
+    pub as_of: Vec<Day>,
+    /// Horizon H in days: repaid means nothing overdue at T + H
+    /// (default: the model's training horizon).
+    #[arg(long)]
+    pub horizon_days: Option<i32>,
+    /// An installment counts as covered when at most this amount is unpaid.
+    #[arg(long, default_value_t = DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// Fail instead of rejecting bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output directory for the JSON report (and its rejects file).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `dunning backtest`.
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Model directory (or its model.json).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Also assign treatments with this strategy (TOML): repay rate by treatment.
+    #[arg(long)]
+    pub strategy: Option<PathBuf>,
+    /// The snapshots.
+    #[command(flatten)]
+    pub snapshots: SnapshotArgs,
+}
+
+/// Arguments of `dunning compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Model directory (or model.json): give exactly two, A then B.
+    #[arg(long = "model", required = true)]
+    pub models: Vec<PathBuf>,
+    /// The snapshots.
+    #[command(flatten)]
+    pub snapshots: SnapshotArgs,
 }
 
 /// Arguments of `dunning bench`.

@@ -105,6 +105,8 @@ fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
         Command::Run(args) => run_nightly(args, bar, quiet),
         Command::Combine(args) => run_combine(args, quiet),
         Command::Bench(args) => run_bench(args),
+        Command::Backtest(args) => run_backtest(args, quiet),
+        Command::Compare(args) => run_compare(args, quiet),
     }
 }
 
@@ -417,5 +419,86 @@ fn run_bench(args: BenchArgs) -> dunning::Result<()> {
     dunning::output::write_json(&json, &report)?;
     print!("{}", report.table());
     println!("\nJSON: {}", json.display());
+    Ok(())
+}
+
+fn snapshot_inputs(
+    args: cli::SnapshotArgs,
+) -> (dunning::jobs::backtest::SnapshotInputs, std::path::PathBuf) {
+    let inputs = dunning::jobs::backtest::SnapshotInputs {
+        inputs: InputPaths {
+            schedule: args.schedule,
+            payments: args.payments,
+            borrowers: args.borrowers,
+            contacts: args.contacts,
+            labels: None,
+        },
+        as_of: args.as_of,
+        horizon_days: args.horizon_days,
+        tolerance: args.tolerance,
+        strict: args.strict,
+    };
+    (inputs, args.out)
+}
+
+fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
+    use dunning::jobs::backtest;
+    let (snapshots, out) = snapshot_inputs(args.snapshots);
+    let opts = backtest::BacktestOptions {
+        model: args.model,
+        strategy: args.strategy,
+        snapshots,
+        out,
+    };
+    let report = backtest::backtest(&opts)?;
+    if report.setup.rejected > 0 {
+        warn!(
+            "{} input rows rejected; see {}",
+            report.setup.rejected,
+            report
+                .setup
+                .rejects_file
+                .as_deref()
+                .unwrap_or("the rejects file")
+        );
+    }
+    if !quiet {
+        print!("{}", report.summary());
+    }
+    info!("wrote {}", opts.out.join(backtest::BACKTEST).display());
+    Ok(())
+}
+
+fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
+    use dunning::jobs::backtest;
+    let [a, b] = <[std::path::PathBuf; 2]>::try_from(args.models).map_err(|m| {
+        dunning::Error::Usage(format!(
+            "compare needs exactly two --model options (A and B), got {}",
+            m.len()
+        ))
+    })?;
+    let (snapshots, out) = snapshot_inputs(args.snapshots);
+    let opts = backtest::CompareOptions {
+        a,
+        b,
+        snapshots,
+        out,
+    };
+    let report = backtest::compare(&opts)?;
+    if report.setup.rejected > 0 {
+        warn!(
+            "{} input rows rejected; see {}",
+            report.setup.rejected,
+            report
+                .setup
+                .rejects_file
+                .as_deref()
+                .unwrap_or("the rejects file")
+        );
+    }
+    if !quiet {
+        print!("{}", report.summary());
+    }
+    info!("wrote {}", opts.out.join(backtest::COMPARE).display());
     Ok(())
 }

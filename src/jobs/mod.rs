@@ -2,6 +2,7 @@
 //! `*Options` struct, running the stages in data-flow order and writing the
 //! outputs. Jobs return summaries; they never print.
 
+pub mod backtest;
 pub mod bench;
 pub mod features;
 pub mod interrupt;

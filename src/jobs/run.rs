@@ -482,7 +482,7 @@ struct Prepared {
 }
 
 /// Reads and checks a strategy file; returns it with the file's sha256.
-fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
+pub fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
     let bytes = std::fs::read(path).map_err(|source| {
         Error::Strategy(StrategyError::Read {
             path: path.to_path_buf(),
@@ -580,22 +580,7 @@ fn score_part(
             opts.model.display()
         )));
     }
-    let missing: Vec<&str> = s
-        .model
-        .bands
-        .iter()
-        .map(|b| b.band.as_str())
-        .filter(|b| !strategy.bands.iter().any(|x| x == b))
-        .collect();
-    // With p_repay cut-offs the strategy bands its borrowers itself.
-    if strategy.band_cutoffs.is_none() && !missing.is_empty() {
-        return Err(Error::Strategy(StrategyError::Invalid {
-            path: opts.strategy.clone(),
-            line: 1,
-            key: "bands".into(),
-            message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
-        }));
-    }
+    check_bands(strategy, &opts.strategy, &s.model)?;
     let inputs = prep
         .files
         .iter()
@@ -668,6 +653,28 @@ fn score_part(
     })
 }
 
+/// Checks that the strategy (read from `path`) can band the model's
+/// borrowers: every band of the model is one of the strategy's, unless the
+/// strategy bands by its own p_repay cut-offs.
+pub fn check_bands(strategy: &Strategy, path: &Path, model: &crate::model::Model) -> Result<()> {
+    let missing: Vec<&str> = model
+        .bands
+        .iter()
+        .map(|b| b.band.as_str())
+        .filter(|b| !strategy.bands.iter().any(|x| x == b))
+        .collect();
+    // With p_repay cut-offs the strategy bands its borrowers itself.
+    if strategy.band_cutoffs.is_none() && !missing.is_empty() {
+        return Err(Error::Strategy(StrategyError::Invalid {
+            path: path.to_path_buf(),
+            line: 1,
+            key: "bands".into(),
+            message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
+        }));
+    }
+    Ok(())
+}
+
 /// The strategy's decision and arm for every scored row, in row order
 /// (capacity not yet applied).
 pub fn decide_all(
@@ -678,25 +685,39 @@ pub fn decide_all(
     Vec<crate::strategy::Decision>,
     Vec<crate::strategy::arms::Arm>,
 ) {
-    let fs = &s.features;
+    decide_rows(strategy, &s.ledger, &s.features, &s.model, &s.rows, as_of)
+}
+
+/// [`decide_all`] for `rows` of the snapshot at `as_of` in `fs` (which may
+/// hold other snapshots too, as a backtest's does).
+pub fn decide_rows(
+    strategy: &Strategy,
+    ledger: &crate::contract::Ledger,
+    fs: &crate::ledger::FeatureSet,
+    model: &crate::model::Model,
+    rows: &[crate::scoring::ScoredRow],
+    as_of: Day,
+) -> (
+    Vec<crate::strategy::Decision>,
+    Vec<crate::strategy::arms::Arm>,
+) {
     let width = fs.names.len();
     let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
     let action_day = as_of + 1;
-    let mut decisions = Vec::with_capacity(s.rows.len());
-    let mut arms = Vec::with_capacity(s.rows.len());
-    for r in &s.rows {
+    let mut decisions = Vec::with_capacity(rows.len());
+    let mut arms = Vec::with_capacity(rows.len());
+    for r in rows {
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
-        let id = s.ledger.borrowers.display(b);
-        let next_due = s
-            .ledger
+        let id = ledger.borrowers.display(b);
+        let next_due = ledger
             .schedule
             .of(b)
             .iter()
             .map(|i| i.due)
             .filter(|&d| d > as_of)
             .min();
-        let contact = match (&strategy.contact_rules, &s.ledger.contacts) {
+        let contact = match (&strategy.contact_rules, &ledger.contacts) {
             (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
             (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
             _ => None,
@@ -704,9 +725,9 @@ pub fn decide_all(
         let a = arm(strategy, &id);
         let state = BorrowerState {
             dpd: values[dpd_col] as i64,
-            band: strategy_band(strategy, r.p_repay, &s.model.bands[r.band].band),
+            band: strategy_band(strategy, r.p_repay, &model.bands[r.band].band),
             days_to_next_due: next_due.map(|d| i64::from(d - as_of)),
-            flags: s.ledger.flags[b as usize],
+            flags: ledger.flags[b as usize],
             contact,
             arm: a,
         };

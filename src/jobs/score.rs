@@ -74,6 +74,132 @@ pub(crate) fn model_json(path: &std::path::Path) -> std::path::PathBuf {
     }
 }
 
+/// A model read from its directory or model.json, with the file's sha256.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    /// The model.json path.
+    pub path: PathBuf,
+    /// The model.
+    pub model: Model,
+    /// sha256 of model.json, as read.
+    pub sha256: String,
+}
+
+impl LoadedModel {
+    /// Reads and checks the model at `model_path` (a directory or its model.json).
+    pub fn read(model_path: &std::path::Path) -> Result<Self> {
+        let path = model_json(model_path);
+        let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let model = Model::from_bytes(&path, &bytes)?;
+        let sha256 = format!("{:x}", Sha256::digest(&bytes));
+        Ok(Self {
+            path,
+            model,
+            sha256,
+        })
+    }
+
+    /// A mismatch between this model and the inputs, naming the model file.
+    pub fn mismatch(&self, e: ModelError) -> Error {
+        match e {
+            e @ ModelError::FeatureMismatch { .. } => Error::Model(ModelError::Mismatch {
+                path: self.path.clone(),
+                source: Box::new(e),
+            }),
+            e => Error::Model(e),
+        }
+    }
+
+    /// The borrower attributes the model needs: its features outside the
+    /// ledger and contact catalogue are attributes (NAME or NAME_missing).
+    fn attributes(&self) -> Vec<String> {
+        let catalogue = ledger::feature_names(true, &[]);
+        let mut attributes: Vec<String> = Vec::new();
+        for f in &self.model.features {
+            if catalogue.contains(&f.name) {
+                continue;
+            }
+            let stem = f
+                .name
+                .strip_suffix("_missing")
+                .unwrap_or(&f.name)
+                .to_string();
+            if !attributes.contains(&stem) {
+                attributes.push(stem);
+            }
+        }
+        attributes
+    }
+}
+
+/// Checks that the inputs can give every feature of each of `models`, then
+/// reads and validates the inputs (of one borrower partition, when given)
+/// with the borrower attributes the models need. A mismatch names the model
+/// file and fails before any input data is read.
+pub fn load_ledger_for(
+    models: &[&LoadedModel],
+    inputs: &InputPaths,
+    strict: bool,
+    partition: Option<contract::Partition>,
+) -> Result<contract::Ledger> {
+    let mut attributes: Vec<String> = Vec::new();
+    for m in models {
+        let own = m.attributes();
+        let expected = ledger::feature_names(inputs.contacts.is_some(), &own);
+        let missing: Vec<String> = m
+            .model
+            .features
+            .iter()
+            .map(|f| f.name.clone())
+            .filter(|n| !expected.contains(n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(m.mismatch(ModelError::FeatureMismatch {
+                missing,
+                available: expected.join(", "),
+            }));
+        }
+        check_attribute_columns(inputs, &own).map_err(|e| match e {
+            Error::Model(e) => m.mismatch(e),
+            e => e,
+        })?;
+        for a in own {
+            if !attributes.contains(&a) {
+                attributes.push(a);
+            }
+        }
+    }
+    contract::load(
+        inputs,
+        &LoadOptions {
+            attributes,
+            strict,
+            partition,
+        },
+    )
+    .map_err(|e| match e {
+        // An attribute a model needs is not in the borrowers table.
+        ContractError::UnknownAttribute { column, .. } => {
+            let m = models
+                .iter()
+                .find(|m| m.attributes().contains(&column))
+                .or(models.first());
+            let e = ModelError::FeatureMismatch {
+                missing: vec![column],
+                available: "the borrowers table's numeric columns".into(),
+            };
+            match m {
+                Some(m) => m.mismatch(e),
+                None => Error::Model(e),
+            }
+        }
+        e => Error::Contract(e),
+    })
+}
+
 /// Loads the model at `model_path` (a directory or its model.json), checks
 /// that the inputs can give its features, reads and validates the inputs
 /// (of one borrower partition, when given), builds the features at `as_of`,
@@ -87,75 +213,13 @@ pub fn load_and_score(
     partition: Option<contract::Partition>,
     clock: &mut crate::jobs::Stopwatch,
 ) -> Result<Scored> {
-    let path = model_json(model_path);
-    let bytes = std::fs::read(&path).map_err(|source| ModelError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let model = Model::from_bytes(&path, &bytes)?;
-    let model_sha256 = format!("{:x}", Sha256::digest(&bytes));
-    // A mismatch between the model and the inputs names the model file.
-    let in_model = |e: ModelError| match e {
-        e @ ModelError::FeatureMismatch { .. } => Error::Model(ModelError::Mismatch {
-            path: path.clone(),
-            source: Box::new(e),
-        }),
-        e => Error::Model(e),
-    };
-    // Fail on a feature mismatch before reading any input. Model features
-    // outside the catalogue are borrower attributes (NAME or NAME_missing).
-    let catalogue = ledger::feature_names(true, &[]);
-    let mut attributes: Vec<String> = Vec::new();
-    for f in &model.features {
-        if catalogue.contains(&f.name) {
-            continue;
-        }
-        let stem = f
-            .name
-            .strip_suffix("_missing")
-            .unwrap_or(&f.name)
-            .to_string();
-        if !attributes.contains(&stem) {
-            attributes.push(stem);
-        }
-    }
-    let expected = ledger::feature_names(inputs.contacts.is_some(), &attributes);
-    let missing: Vec<String> = model
-        .features
-        .iter()
-        .map(|f| f.name.clone())
-        .filter(|n| !expected.contains(n))
-        .collect();
-    if !missing.is_empty() {
-        return Err(in_model(ModelError::FeatureMismatch {
-            missing,
-            available: expected.join(", "),
-        }));
-    }
-    check_attribute_columns(inputs, &attributes).map_err(|e| match e {
-        Error::Model(m) => in_model(m),
-        e => e,
-    })?;
-    let ledger = contract::load(
-        inputs,
-        &LoadOptions {
-            attributes,
-            strict,
-            partition,
-        },
-    )
-    .map_err(|e| match e {
-        // An attribute the model needs is not in the borrowers table.
-        ContractError::UnknownAttribute { column, .. } => in_model(ModelError::FeatureMismatch {
-            missing: vec![column],
-            available: "the borrowers table's numeric columns".into(),
-        }),
-        e => Error::Contract(e),
-    })?;
+    let loaded = LoadedModel::read(model_path)?;
+    let ledger = load_ledger_for(&[&loaded], inputs, strict, partition)?;
     clock.lap("read and validate")?;
     let snapshots = SnapshotOptions {
         as_of: vec![as_of],
-        horizon_days: model
+        horizon_days: loaded
+            .model
             .training
             .horizon_days
             .unwrap_or(ledger::DEFAULT_HORIZON_DAYS),
@@ -164,8 +228,14 @@ pub fn load_and_score(
     let features = ledger::build(&ledger, &snapshots)?;
     let population = labels::attach(&features, None, None);
     clock.lap("features")?;
-    let rows = scoring::score(&model, &features, &population.rows).map_err(in_model)?;
+    let rows = scoring::score(&loaded.model, &features, &population.rows)
+        .map_err(|e| loaded.mismatch(e))?;
     clock.lap("score")?;
+    let LoadedModel {
+        model,
+        sha256: model_sha256,
+        ..
+    } = loaded;
     Ok(Scored {
         model,
         model_sha256,

@@ -1,6 +1,7 @@
 //! `dunning train`: fit a model on a feature table (a file written by
 //! `dunning features`, or built from ledger inputs) and write
-//! `models/NAME/model.json` and `model-card.md`.
+//! `models/NAME/model.json`, `model-card.md` and the validation report
+//! `report.json`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::ledger::{self, SnapshotOptions};
 use crate::model::train::{self, group_hash, TrainOptions, TrainingTable};
 use crate::model::{card, Model};
 use crate::output::{self, tables::FEATURE_TABLE_KEYS};
+use crate::report::validation::ValidationReport;
 
 /// Where the training table comes from.
 // Built once per training run: the size of a variant does not matter.
@@ -86,10 +88,30 @@ pub fn run(opts: &TrainJobOptions) -> Result<Model> {
     if topts.version.is_empty() {
         topts.version = format!("{}@{}", topts.name, topts.created_at);
     }
-    let model = train::train(&table, &topts)?;
+    let trained = train::train_validated(&table, &topts)?;
+    let model = trained.model;
+    // The report is built before anything is written, so a failure leaves
+    // the model directory as it was.
+    let report = validation_report(&model, &trained.validation)?;
     output::write_json(&opts.out_dir.join("model.json"), &model)?;
     output::write_text(&opts.out_dir.join("model-card.md"), &card::render(&model))?;
+    output::write_json(&opts.out_dir.join(REPORT), &report)?;
     Ok(model)
+}
+
+/// The validation report, written as `report.json` beside model.json.
+pub const REPORT: &str = "report.json";
+
+/// The validation report of `model` on its validation rows. It names
+/// model.json by the sha256 of the bytes [`output::write_json`] writes for
+/// it (pretty JSON and a newline; a test compares with the file written).
+pub fn validation_report(model: &Model, rows: &train::ValidationRows) -> Result<ValidationReport> {
+    let mut bytes = serde_json::to_vec_pretty(model)
+        .map_err(|e| Error::Internal(format!("serializing the model: {e}")))?;
+    bytes.push(b'\n');
+    let sha256 = format!("{:x}", <sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    ValidationReport::of(model, rows, &sha256)
+        .map_err(|e| Error::Internal(format!("validation report: {e}")))
 }
 
 /// Reads and validates a ledger, builds its snapshots' features and labels,

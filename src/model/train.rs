@@ -110,8 +110,34 @@ impl Distribution {
     }
 }
 
+/// The validation rows of a training run, scored by the fitted model, in
+/// table order: what the validation report (`report.json`) is made of.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidationRows {
+    /// Predicted probability of repaying.
+    pub p_repay: Vec<f64>,
+    /// Scorecard score.
+    pub score: Vec<i32>,
+    /// Whether the row repaid.
+    pub repaid: Vec<bool>,
+}
+
+/// A fitted model with its scored validation rows.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    /// The model.
+    pub model: Model,
+    /// The validation rows it was measured on.
+    pub validation: ValidationRows,
+}
+
 /// Trains a model on `table`.
 pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
+    train_validated(table, opts).map(|t| t.model)
+}
+
+/// Trains a model on `table`; returns it with its scored validation rows.
+pub fn train_validated(table: &TrainingTable, opts: &TrainOptions) -> Result<Trained> {
     if !(0.0..1.0).contains(&opts.validation_share)
         || opts.validation_share == 0.0 && opts.validate_as_of.is_none()
     {
@@ -245,10 +271,8 @@ pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
         .collect();
     let validation = metrics::evaluate(&p, &y_valid)
         .map_err(|e| ModelError::Training(format!("validation: {e}")))?;
-    let mut valid_scores: Vec<f64> = valid_lo
-        .iter()
-        .map(|&z| f64::from(opts.scaling.score(z)))
-        .collect();
+    let valid_score: Vec<i32> = valid_lo.iter().map(|&z| opts.scaling.score(z)).collect();
+    let mut valid_scores: Vec<f64> = valid_score.iter().map(|&s| f64::from(s)).collect();
     valid_scores.sort_unstable_by(f64::total_cmp);
     let train_scores: Vec<f64> = log_odds(&train_rows)
         .iter()
@@ -307,7 +331,14 @@ pub fn train(table: &TrainingTable, opts: &TrainOptions) -> Result<Model> {
     model
         .check()
         .map_err(|e| ModelError::Training(format!("the fitted model is unusable: {e}")))?;
-    Ok(model)
+    Ok(Trained {
+        model,
+        validation: ValidationRows {
+            p_repay: p,
+            score: valid_score,
+            repaid: y_valid,
+        },
+    })
 }
 
 /// The linear predictor: intercept plus coefficient times transformed value.
