@@ -80,8 +80,8 @@ impl Page {
     }
 
     /// Appends a heading; `level` is clamped to 1..=6. Level-2 headings are
-    /// listed in a table of contents at the top when there are three or
-    /// more.
+    /// the sections: when there are three or more, a table of contents
+    /// linking to them comes just before the first.
     pub fn heading(&mut self, level: u8, text: impl Into<String>) -> &mut Self {
         let level = level.clamp(1, 6);
         self.blocks.push(Block::Heading {
@@ -131,13 +131,17 @@ impl Page {
         out.push_str(CSP);
         let _ = writeln!(out, "<title>{}</title>", escape(&self.title));
         let _ = writeln!(out, "<style>\n{CSS}</style>\n</head>\n<body>\n<main>");
-        self.contents(&mut out);
         let mut figures = 0;
         let mut sections = 0;
         for block in &self.blocks {
             match block {
                 Block::Heading { level, text } => {
                     if *level == 2 {
+                        if sections == 0 {
+                            // The contents sit under the introduction, before
+                            // the first section.
+                            self.contents(&mut out);
+                        }
                         sections += 1;
                         let _ =
                             writeln!(out, "<h2 id=\"section-{sections}\">{}</h2>", escape(text));
@@ -422,6 +426,9 @@ mod tests {
         assert!(html.contains("<li><a href=\"#section-3\">Three &amp; more</a></li>"));
         assert!(html.contains("<h2 id=\"section-3\">Three &amp; more</h2>"));
         assert!(html.contains("<h6>clamped</h6>"));
+        let nav = html.find("<nav>").expect("contents");
+        assert!(nav < html.find("<h2 id=\"section-1\">").expect("first section"));
+        assert_eq!(html.matches("<nav>").count(), 1);
     }
 
     /// Acceptance test of issue 7: a page with each of the seven kinds of plot

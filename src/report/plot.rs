@@ -153,6 +153,7 @@ pub fn roc(id: &str, curves: &[(&str, &[(f64, f64)])]) -> String {
         for (i, (_, points)) in cleaned.iter().enumerate() {
             let style = series_color(i).stroke_width(2);
             chart.draw_series(LineSeries::new(points.iter().copied(), style))?;
+            chart.draw_series(lone_point(points, series_color(i)))?;
         }
         Ok(())
     })
@@ -160,7 +161,7 @@ pub fn roc(id: &str, curves: &[(&str, &[(f64, f64)])]) -> String {
 
 /// The KS chart: the cumulative shares of repaid and of not-repaid rows at or
 /// below each score, and the KS statistic (their largest gap) marked with a
-/// vertical line and its value.
+/// vertical line, its value and score in the legend.
 ///
 /// The three slices are read as columns of one table; points with a
 /// non-finite value are dropped and the rest are drawn in ascending score.
@@ -196,8 +197,14 @@ pub fn ks(id: &str, score: &[f64], cum_repaid: &[f64], cum_not_repaid: &[f64]) -
     let keys = [
         Key::new("Repaid", BLUE, Mark::Line),
         Key::new("Not repaid", VERMILLION, Mark::Line),
+        // The value goes in the legend, not beside the line, where it
+        // would cross one of the curves.
         Key::new(
-            format!("KS = {:.3}", (gap.1 - gap.2).abs()),
+            format!(
+                "KS = {:.3} at score {}",
+                (gap.1 - gap.2).abs(),
+                fmt_value(gap.0)
+            ),
             INK,
             Mark::Line,
         ),
@@ -215,25 +222,22 @@ pub fn ks(id: &str, score: &[f64], cum_repaid: &[f64], cum_not_repaid: &[f64]) -
             &|v| fmt_axis(*v),
             &|v| fmt_percent_axis(*v),
         )?;
-        let repaid = points.iter().map(|p| (p.0, p.1));
-        chart.draw_series(LineSeries::new(repaid, BLUE.stroke_width(2)))?;
-        let not_repaid = points.iter().map(|p| (p.0, p.2));
-        chart.draw_series(LineSeries::new(not_repaid, VERMILLION.stroke_width(2)))?;
+        let repaid: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.1)).collect();
+        chart.draw_series(LineSeries::new(
+            repaid.iter().copied(),
+            BLUE.stroke_width(2),
+        ))?;
+        chart.draw_series(lone_point(&repaid, BLUE))?;
+        let not_repaid: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.2)).collect();
+        chart.draw_series(LineSeries::new(
+            not_repaid.iter().copied(),
+            VERMILLION.stroke_width(2),
+        ))?;
+        chart.draw_series(lone_point(&not_repaid, VERMILLION))?;
         let (lower, upper) = (gap.1.min(gap.2), gap.1.max(gap.2));
         chart.draw_series(LineSeries::new(
             [(gap.0, lower), (gap.0, upper)],
             INK.stroke_width(2),
-        ))?;
-        let right_half = gap.0 > (x_range.start + x_range.end) / 2.0;
-        let (h_pos, dx) = if right_half {
-            (HPos::Right, -6)
-        } else {
-            (HPos::Left, 6)
-        };
-        let label = format!("KS = {:.3} at {}", upper - lower, fmt_value(gap.0));
-        let style = label_font().pos(Pos::new(h_pos, VPos::Center));
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((gap.0, (lower + upper) / 2.0)) + Text::new(label, (dx, 0), style),
         ))?;
         Ok(())
     })
@@ -402,6 +406,7 @@ pub fn bars(id: &str, y_label: &str, items: &[(&str, f64)], thresholds: &[(&str,
         0.0
     });
     let n = items.len();
+    let value_label = shared_format(&values);
     let labels: Vec<String> = items.iter().map(|i| truncate(i.0)).collect();
     let left = label_width(labels.iter().map(String::as_str)) + 24;
     let keys: Vec<Key> = thresholds
@@ -409,7 +414,7 @@ pub fn bars(id: &str, y_label: &str, items: &[(&str, f64)], thresholds: &[(&str,
         .enumerate()
         .map(|(i, (name, v))| {
             Key::new(
-                format!("{name} ({})", fmt_value(*v)),
+                format!("{name} ({})", fmt_axis(*v)),
                 threshold_color(i),
                 Mark::Dashed,
             )
@@ -466,7 +471,7 @@ pub fn bars(id: &str, y_label: &str, items: &[(&str, f64)], thresholds: &[(&str,
             };
             let style = label_font().pos(Pos::new(h_pos, VPos::Center));
             chart.draw_series(std::iter::once(
-                EmptyElement::at((*value, y)) + Text::new(fmt_value(*value), (dx, 0), style),
+                EmptyElement::at((*value, y)) + Text::new(value_label(*value), (dx, 0), style),
             ))?;
         }
         let (bottom, top) = (-0.5, n as f64 - 0.5);
@@ -626,7 +631,7 @@ pub fn woe_bins(id: &str, feature: &str, bins: &[(&str, f64, f64)]) -> String {
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
     let share_range = 0.0..if top_share > 0.0 {
-        (top_share * 1.25).min(1.0)
+        top_share * 1.25
     } else {
         1.0
     };
@@ -984,6 +989,15 @@ fn dashed(
     DashedLineSeries::new(points, 6, 5, color.stroke_width(1))
 }
 
+/// A dot for a series of one point, which as a line would be invisible;
+/// nothing for longer series.
+fn lone_point(points: &[(f64, f64)], color: RGBColor) -> Vec<Circle<(f64, f64), u32>> {
+    match points {
+        [only] => vec![Circle::new(*only, 4, color.filled())],
+        _ => Vec::new(),
+    }
+}
+
 /// The outline of a histogram of shares: up and down each bin's edges.
 fn step_outline(edges: &[f64], shares: &[f64]) -> Vec<(f64, f64)> {
     let mut outline = Vec::with_capacity(2 * shares.len() + 2);
@@ -1058,9 +1072,15 @@ fn heat_color(v: f64, top: f64) -> (RGBColor, &'static RGBColor) {
     } else {
         0.0
     };
-    let mix = |from: u8, to: u8| (from as f64 + (to as f64 - from as f64) * t).round() as u8;
-    let fill = RGBColor(mix(0xF7, 0x08), mix(0xFB, 0x30), mix(0xFF, 0x6B));
-    (fill, if t > 0.5 { &WHITE } else { &INK })
+    // Three stops of ColorBrewer's "Blues": near white, mid blue, dark blue.
+    let (from, to, u) = if t < 0.5 {
+        ((0xF7, 0xFB, 0xFF), (0x6B, 0xAE, 0xD6), t * 2.0)
+    } else {
+        ((0x6B, 0xAE, 0xD6), (0x08, 0x30, 0x6B), t * 2.0 - 1.0)
+    };
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * u).round() as u8;
+    let fill = RGBColor(mix(from.0, to.0), mix(from.1, to.1), mix(from.2, to.2));
+    (fill, if t > 0.6 { &WHITE } else { &INK })
 }
 
 /// Points with both coordinates finite, clamped to [0, 1].
@@ -1153,6 +1173,26 @@ fn fmt_value(v: f64) -> String {
         a if a >= 100.0 => format!("{v:.1}"),
         a if a >= 10.0 => format!("{v:.2}"),
         _ => format!("{v:.3}"),
+    }
+}
+
+/// One format for the labels of a set of values: whole numbers when all are
+/// whole, otherwise the decimals that the largest magnitude calls for, so the
+/// labels of one chart read alike ("0.000" beside "0.042", not "0").
+fn shared_format(values: &[f64]) -> impl Fn(f64) -> String {
+    let whole = values.iter().all(|v| *v == v.round());
+    let top = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let decimals = match top {
+        _ if whole => 0,
+        t if t >= 1000.0 => 0,
+        t if t >= 100.0 => 1,
+        t if t >= 10.0 => 2,
+        _ => 3,
+    };
+    move |v: f64| match decimals {
+        _ if !v.is_finite() => "n/a".to_owned(),
+        0 => fmt_count(v),
+        d => format!("{v:.d$}"),
     }
 }
 
@@ -1459,7 +1499,7 @@ pub(crate) mod tests {
         }
         // One point is a curve, not an error.
         let svg = roc("r", &[("one", &[(0.5, 0.5)])]);
-        assert!(!is_no_data(&svg));
+        assert!(!is_no_data(&svg) && svg.matches("<circle").count() == 1);
     }
 
     #[test]
@@ -1470,7 +1510,7 @@ pub(crate) mod tests {
         let not_repaid = [0.0, 0.3, 0.7, 0.9, 1.0];
         let svg = ks("ks-1", &score, &repaid, &not_repaid);
         assert_figure(&svg, "ks-1", "KS: cumulative shares by score");
-        assert!(svg.contains("KS = 0.500 at 2\n"), "{svg}");
+        assert!(svg.contains("KS = 0.500 at score 2\n"), "{svg}");
         assert!(svg.contains("Not repaid") && svg.contains("Cumulative share"));
         // Unsorted input gives the same figure.
         let svg2 = ks(
@@ -1494,8 +1534,9 @@ pub(crate) mod tests {
         assert!(is_no_data(&ks("k", &[f64::NAN], &[0.1], &[0.2])));
         // One point, or all scores equal: drawn on a widened axis.
         let svg = ks("k", &[600.0], &[0.3], &[0.7]);
+        assert_eq!(svg.matches("<circle").count(), 2, "one dot per class");
         assert!(
-            !is_no_data(&svg) && svg.contains("KS = 0.400 at 600\n"),
+            !is_no_data(&svg) && svg.contains("KS = 0.400 at score 600\n"),
             "{svg}"
         );
         assert!(!is_no_data(&ks("k", &[0.0, 0.0], &[0.0, 0.0], &[0.0, 0.0])));
@@ -1596,8 +1637,8 @@ pub(crate) mod tests {
             "0.120",
             "0.310",
             "n/a",
-            "warn (0.100)",
-            "fail (0.250)",
+            "warn (0.1)",
+            "fail (0.25)",
         ] {
             assert!(
                 svg.contains(&format!(">\n{text}\n</text>")),
@@ -1744,6 +1785,18 @@ pub(crate) mod tests {
         assert_eq!(fmt_value(612.0), "612");
         assert_eq!(fmt_value(1234.6), "1,235");
         assert_eq!(truncate("short"), "short");
+        let psi = shared_format(&[0.0, 0.042, 0.3]);
+        assert_eq!(
+            (psi(0.0), psi(0.042)),
+            ("0.000".to_owned(), "0.042".to_owned())
+        );
+        let counts = shared_format(&[0.0, 1200.0]);
+        assert_eq!(
+            (counts(0.0), counts(1200.0)),
+            ("0".to_owned(), "1,200".to_owned())
+        );
+        assert_eq!(shared_format(&[12.5, 3.0])(3.0), "3.00");
+        assert_eq!(shared_format(&[0.5])(f64::NAN), "n/a");
         assert_eq!(padded_range([2.0, 2.0].into_iter()), 1.8..2.2);
         assert_eq!(padded_range([0.0].into_iter()), -1.0..1.0);
         assert_eq!(padded_range(std::iter::empty()), 0.0..1.0);
