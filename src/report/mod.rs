@@ -13,5 +13,7 @@ pub mod backtest;
 pub mod compare;
 pub mod curves;
 pub mod evaluation;
+pub mod html;
+pub mod plot;
 pub mod rollrate;
 pub mod validation;
