@@ -1603,8 +1603,11 @@ fn score_and_write(
         w.write(&b)?;
         at += b.num_rows();
     }
-    let (mut m, rejects) =
-        merge_manifests(&prep.strategy_sha256, &parts, &DriftOverride::all(opts.drift))?;
+    let (mut m, rejects) = merge_manifests(
+        &prep.strategy_sha256,
+        &parts,
+        &DriftOverride::all(opts.drift),
+    )?;
     m.by_dpd_bucket = counts.by_dpd_bucket;
     m.by_band = counts.by_band;
     m.by_treatment = counts.by_treatment;
