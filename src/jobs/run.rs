@@ -35,7 +35,7 @@ use crate::jobs::Stopwatch;
 use crate::output::pseudonymize::{pseudonymize_rejects, PseudonymizedScored, MAPPING};
 use crate::output::{self, tables};
 use crate::pseudonym::{PseudonymKey, KEY_ENV};
-use crate::strategy::arms::{arm, capacity_demotions};
+use crate::strategy::arms::{apply_capacity, arm, capacity_demotions, capacity_priority};
 use crate::strategy::contact;
 use crate::strategy::{decide, BorrowerState, Strategy, StrategyError, Treatment};
 
@@ -482,7 +482,7 @@ struct Prepared {
 }
 
 /// Reads and checks a strategy file; returns it with the file's sha256.
-fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
+pub fn read_strategy(path: &Path) -> Result<(Strategy, String)> {
     let bytes = std::fs::read(path).map_err(|source| {
         Error::Strategy(StrategyError::Read {
             path: path.to_path_buf(),
@@ -580,22 +580,11 @@ fn score_part(
             opts.model.display()
         )));
     }
-    let missing: Vec<&str> = s
-        .model
-        .bands
-        .iter()
-        .map(|b| b.band.as_str())
-        .filter(|b| !strategy.bands.iter().any(|x| x == b))
-        .collect();
-    // With p_repay cut-offs the strategy bands its borrowers itself.
-    if strategy.band_cutoffs.is_none() && !missing.is_empty() {
-        return Err(Error::Strategy(StrategyError::Invalid {
-            path: opts.strategy.clone(),
-            line: 1,
-            key: "bands".into(),
-            message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
-        }));
-    }
+    check_bands(
+        strategy,
+        &opts.strategy,
+        s.model.bands.iter().map(|b| b.band.as_str()),
+    )?;
     let inputs = prep
         .files
         .iter()
@@ -668,6 +657,67 @@ fn score_part(
     })
 }
 
+/// Checks that the strategy at `path` can band every borrower: each of the
+/// model's `bands` is one of the strategy's, unless the strategy cuts p_repay
+/// into bands itself (`band_cutoffs`).
+pub fn check_bands<'a>(
+    strategy: &Strategy,
+    path: &Path,
+    bands: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let missing: Vec<&str> = bands
+        .into_iter()
+        .filter(|b| !strategy.bands.iter().any(|x| x == b))
+        .collect();
+    // With p_repay cut-offs the strategy bands its borrowers itself.
+    if strategy.band_cutoffs.is_none() && !missing.is_empty() {
+        return Err(Error::Strategy(StrategyError::Invalid {
+            path: path.to_path_buf(),
+            line: 1,
+            key: "bands".into(),
+            message: format!("the model's band(s) {missing:?} are not in the strategy's bands"),
+        }));
+    }
+    Ok(())
+}
+
+/// The decisions of a whole night as `dunning run` writes them, without
+/// writing anything: [`decide_all`], then capacity over all rows in borrower
+/// order (the order of an unpartitioned night's scored.parquet), with the
+/// run's priority ([`crate::strategy::arms::capacity_priority`]). Also
+/// returns each row's treatment before capacity.
+pub fn decide_night(strategy: &Strategy, s: &crate::jobs::score::Scored, as_of: Day) -> Night {
+    let (mut decisions, arms) = decide_all(strategy, s, as_of);
+    let before_capacity = decisions.iter().map(|d| d.treatment).collect();
+    let fs = &s.features;
+    let width = fs.names.len();
+    let overdue = fs
+        .position("overdue_amount")
+        .expect("overdue_amount is a ledger feature");
+    let priority: Vec<f64> = s
+        .rows
+        .iter()
+        .map(|r| capacity_priority(fs.values[r.row * width + overdue], r.p_repay))
+        .collect();
+    apply_capacity(strategy, &mut decisions, &priority);
+    Night {
+        decisions,
+        arms,
+        before_capacity,
+    }
+}
+
+/// A night's decisions (see [`decide_night`]), one per scored row, in row order.
+#[derive(Debug, Clone)]
+pub struct Night {
+    /// The decisions, capacity applied.
+    pub decisions: Vec<crate::strategy::Decision>,
+    /// Each row's arm.
+    pub arms: Vec<crate::strategy::arms::Arm>,
+    /// Each row's treatment before capacity.
+    pub before_capacity: Vec<Treatment>,
+}
+
 /// The strategy's decision and arm for every scored row, in row order
 /// (capacity not yet applied).
 pub fn decide_all(
@@ -688,14 +738,7 @@ pub fn decide_all(
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
         let id = s.ledger.borrowers.display(b);
-        let next_due = s
-            .ledger
-            .schedule
-            .of(b)
-            .iter()
-            .map(|i| i.due)
-            .filter(|&d| d > as_of)
-            .min();
+        let next_due = crate::ledger::next_due_date(&s.ledger, b, as_of);
         let contact = match (&strategy.contact_rules, &s.ledger.contacts) {
             (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
             (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
@@ -719,13 +762,7 @@ pub fn decide_all(
 /// The strategy's band index of a borrower: by its own cut-offs on p_repay,
 /// or the model's band's position in the strategy's bands.
 fn strategy_band(strategy: &Strategy, p_repay: f64, model_band: &str) -> usize {
-    strategy.band_of_p(p_repay).unwrap_or_else(|| {
-        strategy
-            .bands
-            .iter()
-            .position(|x| x == model_band)
-            .unwrap_or(strategy.bands.len() - 1)
-    })
+    strategy.band_index(p_repay, model_band)
 }
 
 /// Where the night's scored rows come from when finishing.
@@ -801,7 +838,7 @@ fn capacity_overrides(
         let p: &Float64Array = column(&b, "p_repay");
         for k in 0..b.num_rows() {
             treatments.push(Treatment::parse(t.value(k)).expect("written by this run"));
-            priority.push(overdue.value(k) * (1.0 - p.value(k)));
+            priority.push(capacity_priority(overdue.value(k), p.value(k)));
         }
     }
     let mut out: FxHashMap<usize, (Treatment, String)> = FxHashMap::default();

@@ -8,3 +8,5 @@
 //! back into them. It does not fit models or assign treatments itself; it
 //! calls [`crate::model`], [`crate::scoring`] and [`crate::strategy`] for
 //! that, and [`crate::output`] to write files atomically.
+
+pub mod simulate;
