@@ -911,7 +911,9 @@ mod tests {
     fn rejects_damaged_scored_files() {
         let f64s = |v: [f64; 2]| -> ArrayRef { Arc::new(Float64Array::from(v.to_vec())) };
         let text = |v: [Option<&str>; 2]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
-        let cases: Vec<(Vec<(&str, ArrayRef)>, &[&str], &str)> = vec![
+        /// (columns to swap in, columns to leave out, expected message part)
+        type Case<'a> = (Vec<(&'a str, ArrayRef)>, &'a [&'a str], &'a str);
+        let cases: Vec<Case> = vec![
             (vec![], &["treatment"], "column `treatment` is missing"),
             (
                 vec![("dpd", Arc::new(Int64Array::from(vec![0, 95])) as ArrayRef)],
