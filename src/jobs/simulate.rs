@@ -6,7 +6,7 @@
 //! [`crate::report::simulate::scored`] for what that can and cannot
 //! evaluate), or from a snapshot of the ledger (`--model`, the input
 //! tables, `--as-of`), built, scored and decided exactly as `dunning run`
-//! does ([`run::decide_night`]), without writing any nightly output. The
+//! does ([`crate::jobs::run::decide_night`]), without writing any nightly output. The
 //! baseline is `--baseline`, or, for a scored file, the decisions the night
 //! recorded. Writes `OUT/decisions.parquet` then `OUT/simulate.json`, each
 //! atomically.
