@@ -351,7 +351,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
     let strategy = match &opts.strategy {
         Some(path) => {
             let (s, sha256) = read_strategy(path)?;
-            check_bands(&s, path, &model.model)?;
+            check_bands(&s, path, model.model.bands.iter().map(|b| b.band.as_str()))?;
             Some((s, path, sha256))
         }
         None => None,

@@ -17,4 +17,5 @@ pub mod evaluation;
 pub mod html;
 pub mod plot;
 pub mod rollrate;
+pub mod simulate;
 pub mod validation;
