@@ -465,7 +465,11 @@ fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::BACKTEST).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::BACKTEST).display(),
+        opts.out.join(backtest::BACKTEST_HTML).display()
+    );
     Ok(())
 }
 
@@ -499,6 +503,10 @@ fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::COMPARE).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::COMPARE).display(),
+        opts.out.join(backtest::COMPARE_HTML).display()
+    );
     Ok(())
 }

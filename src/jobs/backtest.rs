@@ -1,6 +1,7 @@
 //! `dunning backtest` and `dunning compare`: score past snapshots of a
 //! ledger and compare the scores with what the ledger shows happened by the
-//! end of the horizon; write `DIR/backtest.json` or `DIR/compare.json`.
+//! end of the horizon; write `DIR/backtest.json` or `DIR/compare.json`, each
+//! with its offline HTML page (`backtest.html`, `compare.html`).
 //!
 //! For each as-of date T: the point-in-time features and labels at T (the
 //! code and population rules of `dunning features` and `train`; label =
@@ -43,6 +44,10 @@ use crate::strategy::{Strategy, Treatment};
 pub const BACKTEST: &str = "backtest.json";
 /// The comparison's report file in the output directory.
 pub const COMPARE: &str = "compare.json";
+/// The backtest's offline HTML page, beside `backtest.json`.
+pub const BACKTEST_HTML: &str = "backtest.html";
+/// The comparison's offline HTML page, beside `compare.json`.
+pub const COMPARE_HTML: &str = "compare.html";
 
 /// The snapshots to evaluate and the ledger they come from.
 #[derive(Debug, Clone)]
@@ -251,10 +256,18 @@ impl Prepared {
     }
 }
 
-/// Writes the rejects file (or removes a stale one) and then the report.
-fn publish<T: serde::Serialize>(prep: &Prepared, report_file: &Path, report: &T) -> Result<()> {
+/// Writes the rejects file (or removes a stale one), then the report and
+/// its HTML page (`page_file`, rendered before anything is written).
+fn publish<T: serde::Serialize>(
+    prep: &Prepared,
+    report_file: &Path,
+    report: &T,
+    page_file: &Path,
+    page: &str,
+) -> Result<()> {
     crate::jobs::write_rejects(report_file, &prep.ledger.rejects)?;
     output::write_json(report_file, report)?;
+    output::write_text(page_file, page)?;
     Ok(())
 }
 
@@ -410,7 +423,14 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
         snapshots,
         overall,
     };
-    publish(&prep, &report_file, &report)?;
+    let page = crate::report::page::backtest_page(&report).render();
+    publish(
+        &prep,
+        &report_file,
+        &report,
+        &opts.out.join(BACKTEST_HTML),
+        &page,
+    )?;
     Ok(report)
 }
 
@@ -445,6 +465,13 @@ pub fn compare(opts: &CompareOptions) -> Result<CompareReport> {
         snapshots,
         overall,
     };
-    publish(&prep, &report_file, &report)?;
+    let page = crate::report::page::compare_page(&report).render();
+    publish(
+        &prep,
+        &report_file,
+        &report,
+        &opts.out.join(COMPARE_HTML),
+        &page,
+    )?;
     Ok(report)
 }

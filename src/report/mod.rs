@@ -14,6 +14,7 @@ pub mod compare;
 pub mod curves;
 pub mod evaluation;
 pub mod html;
+pub mod page;
 pub mod plot;
 pub mod rollrate;
 pub mod validation;
