@@ -184,6 +184,22 @@ pub struct RunArgs {
     /// Pseudonymized output.
     #[command(flatten)]
     pub pseudonym: PseudonymArgs,
+    /// Drift thresholds.
+    #[command(flatten)]
+    pub drift: DriftArgs,
+}
+
+/// Population drift thresholds (`run` and `combine`): the PSI of the score
+/// and of each feature against the model's training population.
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Log a warning for each PSI above this (default 0.1).
+    #[arg(long, value_name = "PSI")]
+    pub drift_warn_above: Option<f64>,
+    /// Fail the night (exit 65, nothing published) when a PSI is above
+    /// this, e.g. 0.25; `off` (the default) only warns.
+    #[arg(long, value_name = "PSI|off", value_parser = dunning::jobs::run::FailAbove::parse)]
+    pub drift_fail_above: Option<dunning::jobs::run::FailAbove>,
 }
 
 /// Pseudonymized output, for files sent outside (`run` and `combine`).
@@ -223,6 +239,9 @@ pub struct CombineArgs {
     /// Pseudonymized output.
     #[command(flatten)]
     pub pseudonym: PseudonymArgs,
+    /// Drift thresholds in place of those the partitions were run with.
+    #[command(flatten)]
+    pub drift: DriftArgs,
 }
 
 /// Log line format.
@@ -348,6 +367,19 @@ pub struct GenerateArgs {
     /// range, unknown borrowers, loans or channels) for the contract to reject.
     #[arg(long, default_value_t = 0)]
     pub bad_rows: u64,
+    /// The population: baseline (the sample's), or stressed (lower incomes,
+    /// larger loans, more late payers: a shifted population for drift tests).
+    #[arg(long, value_enum, default_value_t = Profile::Baseline)]
+    pub profile: Profile,
+}
+
+/// Which population `dunning generate` draws from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// The documented latent model (the committed sample's population).
+    Baseline,
+    /// Lower ability and willingness, lower incomes, larger loans, more shocks.
+    Stressed,
 }
 
 /// Arguments of `dunning features`.

@@ -9,6 +9,7 @@ use crate::ledger::FeatureError;
 use crate::model::ModelError;
 use crate::output::OutputError;
 use crate::pseudonym::PseudonymError;
+use crate::report::drift::DriftError;
 use crate::strategy::StrategyError;
 
 /// What kind of failure an error is; each maps to a distinct exit code.
@@ -70,6 +71,10 @@ pub enum Error {
     /// No usable pseudonym key.
     #[error(transparent)]
     Pseudonym(#[from] PseudonymError),
+    /// Tonight's population drifted beyond the fail threshold, or drift
+    /// counts that do not add up.
+    #[error(transparent)]
+    Drift(#[from] DriftError),
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
@@ -102,6 +107,11 @@ impl Error {
             Error::Generate(GenerateError::InvalidOptions(_)) => ErrorKind::Usage,
             Error::Generate(GenerateError::Output(_)) => ErrorKind::Output,
             Error::Strategy(_) | Error::Pseudonym(_) => ErrorKind::BadConfig,
+            // Tonight's population is not the one the model was trained
+            // on: the input is the problem, as for other bad input (65).
+            Error::Drift(DriftError::Exceeded { .. }) => ErrorKind::BadInput,
+            Error::Drift(DriftError::Mismatch(_)) => ErrorKind::BadConfig,
+            Error::Drift(DriftError::Shape(_)) => ErrorKind::Internal,
             Error::Model(m) => match m {
                 ModelError::Read { .. }
                 | ModelError::Corrupt { .. }

@@ -114,6 +114,10 @@ fn run_generate(args: GenerateArgs) -> dunning::Result<()> {
     let mut opts = GenerateOptions::new(args.borrowers, args.seed, args.out);
     opts.end_date = args.end_date;
     opts.bad_rows = args.bad_rows;
+    opts.profile = match args.profile {
+        cli::Profile::Baseline => generate::Profile::Baseline,
+        cli::Profile::Stressed => generate::Profile::Stressed,
+    };
     let s = generate::generate(&opts)?;
     info!(
         "generated {} borrowers, {} loans, {} installments, {} payments, {} contacts ({} defective rows) in {}",
@@ -317,6 +321,8 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
         pseudonymize_ids: args.pseudonym.pseudonymize_ids.then_some(true),
         pseudonym_key_file: args.pseudonym.pseudonym_key_file,
         pseudonym_map: args.pseudonym.pseudonym_map.then_some(true),
+        drift_warn_above: args.drift.drift_warn_above,
+        drift_fail_above: args.drift.drift_fail_above,
     };
     let opts = flags.merge(file)?;
     let observer: dunning::jobs::Observer = if bar {
@@ -360,6 +366,7 @@ fn run_nightly(args: RunArgs, bar: bool, quiet: bool) -> dunning::Result<()> {
         );
     }
     log_pseudonyms(&m);
+    log_drift(&m);
     info!("run {} as of {}: done", m.run_id, m.as_of);
     // The summary is the command's output (stdout); logs stay on stderr.
     if !quiet {
@@ -379,9 +386,14 @@ fn run_combine(args: CombineArgs, quiet: bool) -> dunning::Result<()> {
             args.pseudonym.pseudonym_key_file,
             args.pseudonym.pseudonym_map,
         )?,
+        drift: run::DriftOverride {
+            warn_above: args.drift.drift_warn_above,
+            fail_above: args.drift.drift_fail_above,
+        },
     };
     let m = run::combine(&opts)?;
     log_pseudonyms(&m);
+    log_drift(&m);
     info!(
         "run {} as of {}: {} partitions combined",
         m.run_id, m.as_of, opts.partitions
@@ -398,6 +410,38 @@ fn log_pseudonyms(m: &run::Manifest) {
     if let Some(f) = &m.pseudonym_key_fingerprint {
         info!("borrower ids pseudonymized (key fingerprint {f})");
     }
+}
+
+/// The night's population drift: one warning for each PSI above the warning
+/// threshold (a partition's share is only judged when combined).
+fn log_drift(m: &run::Manifest) {
+    let Some(d) = &m.drift else { return };
+    if m.partition.is_some() {
+        info!("drift is judged on the whole night, when the partitions are combined");
+        return;
+    }
+    for i in d.drifted() {
+        let what = if i.name == "score" {
+            "the score".to_string()
+        } else {
+            format!("feature `{}`", i.name)
+        };
+        warn!(
+            "drift: PSI of {what} is {:.3}, above the warning threshold {}",
+            i.psi, d.thresholds.warn_above
+        );
+    }
+    info!(
+        "drift {}: score PSI {:.3}, {} of {} features above {}",
+        d.status.as_str(),
+        d.score.psi,
+        d.features
+            .iter()
+            .filter(|f| f.psi > d.thresholds.warn_above)
+            .count(),
+        d.features.len(),
+        d.thresholds.warn_above
+    );
 }
 
 fn run_bench(args: BenchArgs) -> dunning::Result<()> {

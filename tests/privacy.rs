@@ -581,8 +581,12 @@ fn a_config_file_names_the_key_file_but_never_holds_the_key() {
     );
     assert_exit(&o, 78);
     let err = stderr(&o);
+    // The key's line: after the example config and `pseudonymize_ids`.
+    let line = config.lines().count() + 2;
     assert!(
-        err.contains("bad.toml: line 25: unknown field `pseudonym_key`"),
+        err.contains(&format!(
+            "bad.toml: line {line}: unknown field `pseudonym_key`"
+        )),
         "{err}"
     );
     assert!(!err.contains(KEY), "the key is never shown:\n{err}");

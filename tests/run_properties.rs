@@ -44,6 +44,7 @@ proptest! {
             partitions: 1,
             partition: None,
             pseudonym: None,
+            drift: Default::default(),
         }).unwrap();
         let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
         let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
@@ -93,6 +94,7 @@ proptest! {
             partitions,
             partition: None,
             pseudonym: None,
+            drift: Default::default(),
         };
         let one = run(&opts("one", 1)).unwrap();
         let many = run(&opts("many", partitions)).unwrap();
@@ -141,6 +143,7 @@ fn range_partitions_skip_row_groups_and_change_no_byte() {
         partitions,
         partition,
         pseudonym: None,
+        drift: Default::default(),
     };
     // Without capacity limits, the in-process run writes the night while
     // it scores the partitions, in order: the same bytes and counts.

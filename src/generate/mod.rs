@@ -9,7 +9,7 @@
 //! millions of borrowers. It is **never** a source of production data, and
 //! nothing in the nightly batch reads it.
 //!
-//! The output is a pure function of `(borrowers, seed, end_date)`: each
+//! The output is a pure function of `(borrowers, seed, end_date, profile)`: each
 //! borrower is simulated from its own random stream, so files are
 //! byte-identical whatever the number of threads, and the first N borrowers
 //! of a larger run are the same as those of a run of N.
@@ -34,7 +34,7 @@ use rayon::prelude::*;
 use crate::dates::{self, Day};
 use crate::output::{self, OutputError};
 use columns::{ChunkColumns, Table};
-use model::Horizon;
+use model::{Horizon, Params};
 use simulate::Scratch;
 
 /// The largest number of borrowers `generate` accepts.
@@ -64,6 +64,29 @@ pub enum GenerateError {
 /// Result alias for this module.
 pub type Result<T> = std::result::Result<T, GenerateError>;
 
+/// Which population to draw the borrowers from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Profile {
+    /// The documented latent model as it is: the committed sample's
+    /// population.
+    #[default]
+    Baseline,
+    /// A shifted population, for drift tests: lower ability and
+    /// willingness (more late payers, lower incomes), a lower income median,
+    /// larger loans for the income and twice the income-shock rate (see
+    /// `docs/generator.md`, Population profiles).
+    Stressed,
+}
+
+impl Profile {
+    fn params(self) -> &'static Params {
+        match self {
+            Profile::Baseline => &Params::BASELINE,
+            Profile::Stressed => &Params::STRESSED,
+        }
+    }
+}
+
 /// What to generate and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateOptions {
@@ -79,6 +102,8 @@ pub struct GenerateOptions {
     /// Defective rows appended after the clean ones (see [`defects`]); 0 for a
     /// clean ledger. At most [`MAX_BAD_ROWS`].
     pub bad_rows: u64,
+    /// The population the borrowers are drawn from (default: baseline).
+    pub profile: Profile,
 }
 
 impl GenerateOptions {
@@ -90,6 +115,7 @@ impl GenerateOptions {
             end_date: dates::ymd(2025, 12, 31),
             out_dir,
             bad_rows: 0,
+            profile: Profile::Baseline,
         }
     }
 }
@@ -143,13 +169,14 @@ struct Chunk {
     loans: u64,
 }
 
-/// Simulates borrowers `lo..hi`.
-fn build_chunk(lo: u64, hi: u64, seed: u64, horizon: &Horizon) -> Chunk {
+/// Simulates borrowers `lo..hi` of population `p`.
+fn build_chunk(lo: u64, hi: u64, seed: u64, horizon: &Horizon, p: &Params) -> Chunk {
     let mut scratch = Scratch::default();
     let mut cols = ChunkColumns::with_capacity((hi - lo) as usize);
     let mut loans = 0;
     for id in lo..hi {
-        loans += simulate::simulate_borrower(id, seed, horizon, &mut scratch, &mut cols) as u64;
+        loans +=
+            simulate::simulate_borrower_in(id, seed, horizon, p, &mut scratch, &mut cols) as u64;
     }
     Chunk {
         batches: cols.into_batches(),
@@ -172,7 +199,7 @@ pub fn generate(opts: &GenerateOptions) -> Result<GenerateSummary> {
         .map(|c| {
             let lo = 1 + c * CHUNK_BORROWERS;
             let hi = (lo + CHUNK_BORROWERS).min(n + 1);
-            build_chunk(lo, hi, opts.seed, &horizon)
+            build_chunk(lo, hi, opts.seed, &horizon, opts.profile.params())
         })
         .collect();
 
@@ -701,6 +728,53 @@ mod tests {
             cur > del + 0.1,
             "mean p_repay current {cur} vs delinquent {del}"
         );
+    }
+
+    #[test]
+    fn the_stressed_profile_shifts_the_population() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut o = opts(3_000, 23, dir.path());
+        let base = generate(&o).expect("generate");
+        let read_all = |files: &[PathBuf]| -> Vec<Vec<u8>> {
+            files
+                .iter()
+                .map(|f| std::fs::read(f).expect("read"))
+                .collect()
+        };
+        let base_bytes = read_all(&base.files);
+        let base_truth = read(&dir.path().join("truth.parquet")).1;
+        let base_borrowers = read(&dir.path().join("borrowers.parquet")).1;
+        o.profile = Profile::Stressed;
+        let stressed = generate(&o).expect("generate");
+        let truth = read(&dir.path().join("truth.parquet")).1;
+        let borrowers = read(&dir.path().join("borrowers.parquet")).1;
+        let mean = |v: Vec<Option<f64>>| {
+            let v = req(v);
+            v.iter().sum::<f64>() / v.len() as f64
+        };
+        let median = |v: Vec<Option<f64>>| {
+            let mut v: Vec<f64> = v.into_iter().flatten().collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        // p_repay: sigmoid(2.3 + 1.2a + 1.3w) at mean logit 2.3 (0.82 on
+        // average) against 2.3 - 0.9 - 0.65 = 0.75 (about 0.64).
+        let (p0, p1) = (
+            mean(f64s(&base_truth, "p_repay")),
+            mean(f64s(&truth, "p_repay")),
+        );
+        assert!(p0 - p1 > 0.12, "mean p_repay {p0} -> {p1}");
+        // Median income: 2500 -> 2000 exp(0.35 * -0.75) = 1538.
+        let (i0, i1) = (
+            median(f64s(&base_borrowers, "income")),
+            median(f64s(&borrowers, "income")),
+        );
+        assert!(i1 < 0.7 * i0, "median income {i0} -> {i1}");
+        assert!(stressed.payment_rows != base.payment_rows);
+        // Back to the baseline: the same bytes as before.
+        o.profile = Profile::Baseline;
+        let again = generate(&o).expect("generate");
+        assert!(read_all(&again.files) == base_bytes);
     }
 
     /// Times a 1M-borrower run: `cargo test --release --lib generate -- --ignored --nocapture`.

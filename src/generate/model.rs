@@ -62,6 +62,67 @@ pub(crate) const HARDSHIP_WINDOW_DAYS: i32 = 90;
 /// Share of recent shocks that the borrower reports (becoming `hardship`).
 pub(crate) const P_REPORT_HARDSHIP: f64 = 0.6;
 
+// ---- population profiles --------------------------------------------------------
+
+/// Stressed profile: mean of ability (baseline 0). Lower ability means lower
+/// incomes, lower repayment propensity and more income shocks.
+pub(crate) const STRESSED_ABILITY_MEAN: f64 = -0.75;
+/// Stressed profile: mean of willingness (baseline 0): more late payers.
+pub(crate) const STRESSED_WILLINGNESS_MEAN: f64 = -0.5;
+/// Stressed profile: median monthly income at average ability (baseline 2500).
+pub(crate) const STRESSED_INCOME_MEDIAN: f64 = 2000.0;
+/// Stressed profile: each product's principal multiple of income is
+/// multiplied by this (baseline 1): larger loans for the income.
+pub(crate) const STRESSED_PRINCIPAL_SCALE: f64 = 1.5;
+/// Stressed profile: base monthly shock entry probability (baseline 0.03).
+pub(crate) const STRESSED_SHOCK_ENTRY_BASE: f64 = 0.06;
+
+/// The parameters a population profile sets; everything else is the same
+/// for every profile.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Params {
+    /// Mean of ability *a*.
+    pub ability_mean: f64,
+    /// Mean of willingness *w*.
+    pub willingness_mean: f64,
+    /// Median monthly income of a borrower of average (0) ability.
+    pub income_median: f64,
+    /// Multiplies both ends of each product's principal multiple range.
+    pub principal_scale: f64,
+    /// Base monthly probability of entering a shock (ability 0).
+    pub shock_entry_base: f64,
+}
+
+impl Params {
+    /// The baseline population (the committed sample's).
+    pub(crate) const BASELINE: Params = Params {
+        ability_mean: 0.0,
+        willingness_mean: 0.0,
+        income_median: INCOME_MEDIAN,
+        principal_scale: 1.0,
+        shock_entry_base: SHOCK_ENTRY_BASE,
+    };
+    /// A stressed population: poorer, more indebted, later payers.
+    pub(crate) const STRESSED: Params = Params {
+        ability_mean: STRESSED_ABILITY_MEAN,
+        willingness_mean: STRESSED_WILLINGNESS_MEAN,
+        income_median: STRESSED_INCOME_MEDIAN,
+        principal_scale: STRESSED_PRINCIPAL_SCALE,
+        shock_entry_base: STRESSED_SHOCK_ENTRY_BASE,
+    };
+}
+
+/// A standard normal draw moved to `mean`. A zero mean leaves the draw's
+/// bits as they are (-0.0 + 0.0 would be 0.0), so the baseline's files do
+/// not change.
+fn shifted(z: f64, mean: f64) -> f64 {
+    if mean == 0.0 {
+        z
+    } else {
+        z + mean
+    }
+}
+
 // ---- products -------------------------------------------------------------------
 
 /// A loan product: how much, over how many installments, how often.
@@ -168,12 +229,19 @@ fn round_cents(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
-/// Draws borrower `id`'s traits (the first draws of its stream).
+/// Draws borrower `id`'s traits of the baseline population.
+#[cfg(test)]
 pub(crate) fn draw_borrower(id: i64, d: &mut Draw) -> Borrower {
-    let ability = d.normal();
-    let willingness = d.normal();
+    draw_borrower_in(id, d, &Params::BASELINE)
+}
+
+/// Draws borrower `id`'s traits (the first draws of its stream) in the
+/// population `p`.
+pub(crate) fn draw_borrower_in(id: i64, d: &mut Draw, p: &Params) -> Borrower {
+    let ability = shifted(d.normal(), p.ability_mean);
+    let willingness = shifted(d.normal(), p.willingness_mean);
     let log_income =
-        INCOME_MEDIAN.ln() + INCOME_ABILITY_LOADING * ability + INCOME_NOISE_SD * d.normal();
+        p.income_median.ln() + INCOME_ABILITY_LOADING * ability + INCOME_NOISE_SD * d.normal();
     let income = round_cents(log_income.exp());
     let income_reported = !d.chance(P_INCOME_MISSING);
     let age = d.int(AGE_RANGE.0, AGE_RANGE.1);
@@ -234,13 +302,26 @@ pub(crate) struct Loan {
     pub product: Option<Product>,
 }
 
-/// Fills `loan` with a freshly drawn product and schedule.
+/// Fills `loan` with a freshly drawn product and schedule (baseline).
+#[cfg(test)]
 pub(crate) fn draw_loan(
     loan_id: i64,
     origination: Day,
     income: f64,
     d: &mut Draw,
     loan: &mut Loan,
+) {
+    draw_loan_in(loan_id, origination, income, d, loan, &Params::BASELINE)
+}
+
+/// Fills `loan` with a freshly drawn product and schedule in population `p`.
+pub(crate) fn draw_loan_in(
+    loan_id: i64,
+    origination: Day,
+    income: f64,
+    d: &mut Draw,
+    loan: &mut Loan,
+    p: &Params,
 ) {
     let product = match d.pick(&PRODUCT_WEIGHTS) {
         0 => Product::Cash,
@@ -254,7 +335,8 @@ pub(crate) fn draw_loan(
     };
     let (lo, hi) = product.principal_multiple();
     let step = product.principal_step_cents();
-    let raw = income * 100.0 * d.uniform(lo, hi);
+    let scale = p.principal_scale;
+    let raw = income * 100.0 * d.uniform(lo * scale, hi * scale);
     let principal = (((raw / step as f64).round() as i64) * step).max(step);
 
     loan.loan_id = loan_id;
@@ -307,11 +389,26 @@ pub(crate) struct ShockPath {
 }
 
 impl ShockPath {
-    /// Simulates the chain from `start` (not in shock) until it covers `until`.
+    /// Simulates the baseline chain from `start` until it covers `until`.
+    #[cfg(test)]
     pub(crate) fn simulate(&mut self, start: Day, until: Day, ability: f64, d: &mut Draw) {
+        self.simulate_in(start, until, ability, d, &Params::BASELINE)
+    }
+
+    /// Simulates the chain from `start` (not in shock) until it covers
+    /// `until`, with population `p`'s entry probability.
+    pub(crate) fn simulate_in(
+        &mut self,
+        start: Day,
+        until: Day,
+        ability: f64,
+        d: &mut Draw,
+        p: &Params,
+    ) {
         self.start = start;
         self.states.clear();
-        let entry = (SHOCK_ENTRY_BASE * (SHOCK_ENTRY_ABILITY * ability).exp()).min(SHOCK_ENTRY_MAX);
+        let entry =
+            (p.shock_entry_base * (SHOCK_ENTRY_ABILITY * ability).exp()).min(SHOCK_ENTRY_MAX);
         let steps = ((until - start).max(0) / SHOCK_STEP_DAYS + 1) as usize;
         let mut state = false;
         self.states.push(state);

@@ -12,7 +12,7 @@
 use super::calendar::weekday;
 use super::columns::{BorrowerRow, Channel, ChunkColumns, ContactRow, Outcome};
 use super::model::{
-    draw_borrower, draw_loan, draw_originations, Borrower, Horizon, Loan, ShockPath,
+    draw_borrower_in, draw_loan_in, draw_originations, Borrower, Horizon, Loan, Params, ShockPath,
     HARDSHIP_WINDOW_DAYS, P_REPORT_HARDSHIP, SHOCK_PAY_FACTOR,
 };
 use super::rng::Draw;
@@ -206,8 +206,8 @@ impl Ledger<'_> {
     }
 }
 
-/// Simulates borrower `id`, appends all its rows to `out`, and returns its
-/// number of loans.
+/// Simulates borrower `id` of the baseline population.
+#[cfg(test)]
 pub(crate) fn simulate_borrower(
     id: u64,
     seed: u64,
@@ -215,8 +215,21 @@ pub(crate) fn simulate_borrower(
     s: &mut Scratch,
     out: &mut ChunkColumns,
 ) -> usize {
+    simulate_borrower_in(id, seed, h, &Params::BASELINE, s, out)
+}
+
+/// Simulates borrower `id` of population `p`, appends all its rows to
+/// `out`, and returns its number of loans.
+pub(crate) fn simulate_borrower_in(
+    id: u64,
+    seed: u64,
+    h: &Horizon,
+    p: &Params,
+    s: &mut Scratch,
+    out: &mut ChunkColumns,
+) -> usize {
     let mut d = Draw::for_borrower(seed, id);
-    let b = draw_borrower(id as i64, &mut d);
+    let b = draw_borrower_in(id as i64, &mut d, p);
     let (first, second) = draw_originations(h, &mut d);
     let n_loans = if second.is_some() { 2 } else { 1 };
     if s.loans.len() < 2 {
@@ -224,11 +237,11 @@ pub(crate) fn simulate_borrower(
     }
     for (k, orig) in [Some(first), second].into_iter().flatten().enumerate() {
         let loan_id = id as i64 * 10 + k as i64 + 1;
-        draw_loan(loan_id, orig, b.income, &mut d, &mut s.loans[k].loan);
+        draw_loan_in(loan_id, orig, b.income, &mut d, &mut s.loans[k].loan, p);
     }
     let loans = &mut s.loans[..n_loans];
 
-    s.shock.simulate(first, h.end + 60, b.ability, &mut d);
+    s.shock.simulate_in(first, h.end + 60, b.ability, &mut d, p);
     let recent_shock = s.shock.any_between(h.end - HARDSHIP_WINDOW_DAYS + 1, h.end);
     let reported = d.chance(P_REPORT_HARDSHIP);
 
@@ -659,6 +672,7 @@ fn outcome(
 
 #[cfg(test)]
 mod tests {
+    use super::super::model::draw_borrower;
     use super::*;
     use crate::dates::ymd;
 

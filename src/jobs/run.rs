@@ -35,6 +35,7 @@ use crate::jobs::Stopwatch;
 use crate::output::pseudonymize::{pseudonymize_rejects, PseudonymizedScored, MAPPING};
 use crate::output::{self, tables};
 use crate::pseudonym::{PseudonymKey, KEY_ENV};
+use crate::report::drift::{self, DriftReport, Thresholds};
 use crate::strategy::arms::{arm, capacity_demotions};
 use crate::strategy::contact;
 use crate::strategy::{decide, BorrowerState, Strategy, StrategyError, Treatment};
@@ -62,6 +63,66 @@ pub struct RunOptions {
     pub partition: Option<u32>,
     /// Write keyed pseudonyms instead of borrower ids (None: the ids).
     pub pseudonym: Option<PseudonymOptions>,
+    /// When the population drift (PSI of the score, CSI of each feature
+    /// against the model's training population) warns and fails the night.
+    pub drift: Thresholds,
+}
+
+/// `drift_fail_above` / `--drift-fail-above`: a PSI, or `off` (never fail).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailAbove {
+    /// Never fail on drift.
+    Off,
+    /// Fail when a PSI is above this.
+    Psi(f64),
+}
+
+impl FailAbove {
+    /// Parses a PSI (a finite number > 0) or `off`.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        match text.trim() {
+            "off" => Ok(FailAbove::Off),
+            t => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(FailAbove::Psi(v)),
+                _ => Err(format!(
+                    "expected a PSI > 0 such as 0.25, or \"off\", got {text:?}"
+                )),
+            },
+        }
+    }
+
+    /// The threshold (None: off).
+    pub fn value(self) -> Option<f64> {
+        match self {
+            FailAbove::Off => None,
+            FailAbove::Psi(v) => Some(v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FailAbove {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FailAbove;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("drift_fail_above: a PSI > 0 such as 0.25, or \"off\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<FailAbove, E> {
+                Ok(FailAbove::Psi(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> std::result::Result<FailAbove, E> {
+                Ok(FailAbove::Psi(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> std::result::Result<FailAbove, E> {
+                Ok(FailAbove::Psi(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<FailAbove, E> {
+                FailAbove::parse(v).map_err(|e| E::custom(format!("drift_fail_above: {e}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `--pseudonymize-ids` and its options: where the key is, and whether to
@@ -145,6 +206,11 @@ pub struct RunConfig {
     pub pseudonym_key_file: Option<PathBuf>,
     /// Also write the mapping file.
     pub pseudonym_map: Option<bool>,
+    /// Warn when a PSI of the score or of a feature is above this (default 0.1).
+    pub drift_warn_above: Option<f64>,
+    /// Fail the night, publishing nothing, when a PSI is above this; `off`
+    /// (the default) never fails.
+    pub drift_fail_above: Option<FailAbove>,
 }
 
 impl RunConfig {
@@ -211,7 +277,25 @@ impl RunConfig {
                 return Err(format!("partition: {i} is not below partitions ({n})"));
             }
         }
+        if self.drift_warn_above.is_some() || self.drift_fail_above.is_some() {
+            self.drift_thresholds(&RunConfig::default()).check()?;
+        }
         Ok(())
+    }
+
+    /// The drift thresholds of `self` over `file`, over the defaults.
+    fn drift_thresholds(&self, file: &RunConfig) -> Thresholds {
+        let default = Thresholds::default();
+        Thresholds {
+            warn_above: self
+                .drift_warn_above
+                .or(file.drift_warn_above)
+                .unwrap_or(default.warn_above),
+            fail_above: match self.drift_fail_above.or(file.drift_fail_above) {
+                Some(f) => f.value(),
+                None => default.fail_above,
+            },
+        }
     }
 
     /// Flags (`self`, from the command line) over `file`, then checked into options.
@@ -223,6 +307,8 @@ impl RunConfig {
                 ))
             })
         };
+        let drift = self.drift_thresholds(&file);
+        drift.check().map_err(Error::Usage)?;
         let as_of_text = self.as_of.or(file.as_of);
         let as_of = match as_of_text {
             Some(t) => dates::parse(&t)
@@ -234,6 +320,7 @@ impl RunConfig {
             }
         };
         Ok(RunOptions {
+            drift,
             model: need(self.model.or(file.model), "model")?,
             strategy: need(self.strategy.or(file.strategy), "strategy")?,
             inputs: InputPaths {
@@ -340,6 +427,12 @@ pub struct Manifest {
     /// [`PseudonymKey::fingerprint`]); null without pseudonyms.
     #[serde(default)]
     pub pseudonym_key_fingerprint: Option<String>,
+    /// Population drift of the scored borrowers against the model's
+    /// training population: the PSI of the score and each feature's CSI,
+    /// with tonight's counts per bin (see [`drift`]). In a partition's
+    /// manifest, that share's counts; the night's are their sums.
+    #[serde(default)]
+    pub drift: Option<DriftReport>,
     /// The run's peak resident memory in bytes (Linux; null elsewhere).
     pub peak_rss_bytes: Option<u64>,
     /// Files written.
@@ -367,9 +460,22 @@ impl Manifest {
         );
         let _ = writeln!(
             out,
-            "{} borrowers scored, {} outside the population, {} input rows rejected\n",
+            "{} borrowers scored, {} outside the population, {} input rows rejected",
             self.scored, self.outside_population, self.rejected
         );
+        if let Some(d) = &self.drift {
+            let worst = d.features.iter().max_by(|a, b| a.psi.total_cmp(&b.psi));
+            let _ = writeln!(
+                out,
+                "drift {}: score PSI {:.3}{}",
+                d.status.as_str(),
+                d.score.psi,
+                worst
+                    .map(|w| format!(", largest feature CSI {:.3} ({})", w.psi, w.name))
+                    .unwrap_or_default()
+            );
+        }
+        let _ = writeln!(out);
         let _ = writeln!(
             out,
             "{:<12}{:>11}{:>11}{:>11}{:>11}",
@@ -600,6 +706,7 @@ fn score_part(
         })
         .collect();
 
+    let drift = night_drift(&s, opts.drift)?;
     let (decisions, arms) = decide_all(strategy, &s, opts.as_of);
     clock.lap("strategy")?;
 
@@ -641,6 +748,7 @@ fn score_part(
         capacity_applied: false,
         pseudonymized_ids: false,
         pseudonym_key_fingerprint: None,
+        drift: Some(drift),
         peak_rss_bytes: None,
         outputs: Vec::new(),
         status: "ok".into(),
@@ -673,6 +781,17 @@ pub fn check_bands(strategy: &Strategy, path: &Path, model: &crate::model::Model
         }));
     }
     Ok(())
+}
+
+/// The drift of the scored rows (the rows of scored.parquet) against the
+/// model's training distributions.
+fn night_drift(s: &crate::jobs::score::Scored, thresholds: Thresholds) -> Result<DriftReport> {
+    let cols = crate::scoring::feature_columns(&s.model, &s.features)?;
+    let rows: Vec<usize> = s.rows.iter().map(|r| r.row).collect();
+    let scores: Vec<f64> = s.rows.iter().map(|r| f64::from(r.score)).collect();
+    let width = s.features.names.len();
+    let t = drift::tally(&s.model, &s.features.values, width, &cols, &rows, &scores)?;
+    Ok(t.report(thresholds))
 }
 
 /// The strategy's decision and arm for every scored row, in row order
@@ -1120,6 +1239,10 @@ pub fn run_observed(
             let stage = output::dir::StagedDir::create(&out_dir)?;
             let m = if count == 1 {
                 let part = score_part(opts, &prep, None, &mut clock)?;
+                // Too much drift fails the night before anything is written.
+                if let Some(d) = &part.manifest.drift {
+                    d.check()?;
+                }
                 let rejects =
                     (!part.rejects.is_empty()).then(|| tables::rejects_table(&part.rejects));
                 finish(
@@ -1156,6 +1279,7 @@ pub fn run_observed(
                         &out_dir,
                         &mut clock,
                         pseudonyms.as_ref(),
+                        &DriftOverride::all(opts.drift),
                     )?
                 };
                 std::fs::remove_dir_all(&parts_dir).map_err(|source| {
@@ -1479,7 +1603,11 @@ fn score_and_write(
         w.write(&b)?;
         at += b.num_rows();
     }
-    let (mut m, rejects) = merge_manifests(&prep.strategy_sha256, &parts)?;
+    let (mut m, rejects) = merge_manifests(
+        &prep.strategy_sha256,
+        &parts,
+        &DriftOverride::all(opts.drift),
+    )?;
     m.by_dpd_bucket = counts.by_dpd_bucket;
     m.by_band = counts.by_band;
     m.by_treatment = counts.by_treatment;
@@ -1524,8 +1652,9 @@ fn merge_parts(
     out_dir: &Path,
     clock: &mut Stopwatch,
     pseudonyms: Option<&Pseudonyms>,
+    drift_override: &DriftOverride,
 ) -> Result<Manifest> {
-    let (m, rejects) = merge_manifests(strategy_sha256, &outputs)?;
+    let (m, rejects) = merge_manifests(strategy_sha256, &outputs, drift_override)?;
     let scored = Scored::Files(outputs.iter().map(|p| p.scored.clone()).collect());
     finish(
         strategy, &scored, rejects, m, dir, out_dir, clock, pseudonyms,
@@ -1538,6 +1667,7 @@ fn merge_parts(
 fn merge_manifests(
     strategy_sha256: &str,
     outputs: &[PartOutput],
+    drift_override: &DriftOverride,
 ) -> Result<(Manifest, Option<RecordBatch>)> {
     let bad = bad_part;
     let dirs: Vec<&Path> = outputs.iter().map(|p| p.dir.as_path()).collect();
@@ -1601,6 +1731,12 @@ fn merge_manifests(
             *m.stage_seconds.entry(k.clone()).or_default() += v;
         }
     }
+    // The night's drift: the parts' counts summed. Too much of it fails the
+    // night before the merge writes anything (when the partitions were
+    // streamed into the staging directory, before it is published).
+    let drift = night_drift_of_parts(&parts, &dirs, drift_override)?;
+    drift.check()?;
+    m.drift = Some(drift);
 
     // Rejects: all parts', in table load order then file row, as one run.
     let batches: Vec<RecordBatch> = outputs.iter().filter_map(|p| p.rejects.clone()).collect();
@@ -1613,6 +1749,67 @@ fn merge_manifests(
         )?)
     };
     Ok((m, rejects))
+}
+
+/// Drift thresholds given to a merge: each one given replaces the one the
+/// partitions were run with.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DriftOverride {
+    /// The warning threshold (None: the partitions').
+    pub warn_above: Option<f64>,
+    /// The fail threshold (None: the partitions').
+    pub fail_above: Option<FailAbove>,
+}
+
+impl DriftOverride {
+    /// Both thresholds given.
+    pub fn all(t: Thresholds) -> Self {
+        Self {
+            warn_above: Some(t.warn_above),
+            fail_above: Some(t.fail_above.map_or(FailAbove::Off, FailAbove::Psi)),
+        }
+    }
+}
+
+/// The night's drift from its partitions' manifests, judged by the
+/// partitions' thresholds with `over`'s in their place where given.
+fn night_drift_of_parts(
+    parts: &[&Manifest],
+    dirs: &[&Path],
+    over: &DriftOverride,
+) -> Result<DriftReport> {
+    let mut reports = Vec::with_capacity(parts.len());
+    for (p, d) in parts.iter().zip(dirs) {
+        match &p.drift {
+            Some(r) => reports.push(r.clone()),
+            None => {
+                return Err(Error::Config(format!(
+                    "{}: the partition's manifest has no drift section (written by an older \
+                     dunning); run the partition again",
+                    d.join(MANIFEST).display()
+                )))
+            }
+        }
+    }
+    let first = reports[0].thresholds;
+    if over.warn_above.is_none() || over.fail_above.is_none() {
+        if let Some(k) = reports.iter().position(|r| r.thresholds != first) {
+            return Err(Error::Config(format!(
+                "{}: this partition was run with other drift thresholds than partition 0; give \
+                 --drift-warn-above and --drift-fail-above",
+                dirs[k].display()
+            )));
+        }
+    }
+    let thresholds = Thresholds {
+        warn_above: over.warn_above.unwrap_or(first.warn_above),
+        fail_above: match over.fail_above {
+            Some(f) => f.value(),
+            None => first.fail_above,
+        },
+    };
+    thresholds.check().map_err(Error::Usage)?;
+    Ok(DriftReport::combine(&reports, thresholds)?)
 }
 
 fn read_batches(path: &Path) -> Result<Vec<RecordBatch>> {
@@ -1664,6 +1861,8 @@ pub struct CombineOptions {
     pub partitions: u32,
     /// Write keyed pseudonyms instead of borrower ids (None: the ids).
     pub pseudonym: Option<PseudonymOptions>,
+    /// Drift thresholds in place of those the partitions were run with.
+    pub drift: DriftOverride,
 }
 
 /// Merges the partition directories `OUT/AS_OF.part-I-of-N` of a night
@@ -1705,6 +1904,7 @@ pub fn combine(opts: &CombineOptions) -> Result<Manifest> {
         &out_dir,
         &mut clock,
         pseudonyms.as_ref(),
+        &opts.drift,
     )?;
     crate::jobs::interrupt::boundary("publish")?;
     stage.publish()?;
@@ -1775,6 +1975,48 @@ mod tests {
         );
         let all = arrow::compute::concat_batches(&schema, &out).unwrap();
         assert_eq!(all, batch(0, from as usize));
+    }
+
+    #[test]
+    fn reads_drift_thresholds_and_rejects_bad_ones() {
+        for (text, key) in [
+            ("drift_warn_above = 0", "drift_warn_above"),
+            ("drift_warn_above = nan", "drift_warn_above"),
+            ("drift_fail_above = -0.25", "drift_fail_above"),
+            ("drift_fail_above = \"sometimes\"", "drift_fail_above"),
+            ("drift_fail_above = true", "drift_fail_above"),
+            (
+                "drift_warn_above = 0.3\ndrift_fail_above = 0.25",
+                "drift_fail_above (0.25) is below",
+            ),
+        ] {
+            match config(text) {
+                Err(Error::Config(m)) => {
+                    assert!(
+                        m.contains("nightly.toml: ") && m.contains(key),
+                        "{text}: {m}"
+                    )
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        let c = config("drift_warn_above = 0.2\ndrift_fail_above = 1").unwrap();
+        assert_eq!(c.drift_fail_above, Some(FailAbove::Psi(1.0)));
+        let t = RunConfig::default().drift_thresholds(&c);
+        assert_eq!((t.warn_above, t.fail_above), (0.2, Some(1.0)));
+        // A flag wins: `off` over the file's threshold.
+        let flags = RunConfig {
+            drift_fail_above: Some(FailAbove::Off),
+            ..RunConfig::default()
+        };
+        assert_eq!(flags.drift_thresholds(&c).fail_above, None);
+        let c = config("drift_fail_above = \"off\"").unwrap();
+        assert_eq!(
+            RunConfig::default().drift_thresholds(&c),
+            Thresholds::default()
+        );
+        assert_eq!(FailAbove::parse("0.25"), Ok(FailAbove::Psi(0.25)));
+        assert!(FailAbove::parse("inf").is_err() && FailAbove::parse("0").is_err());
     }
 
     #[test]

@@ -398,6 +398,13 @@ impl Model {
                 ));
             }
         }
+        // The drift check counts tonight's values in these bins.
+        check_distribution(&self.score_distribution)
+            .map_err(|e| format!("score_distribution: {e}"))?;
+        for f in &self.features {
+            check_distribution(&f.distribution)
+                .map_err(|e| format!("feature `{}`: distribution: {e}", f.name))?;
+        }
         let mins: Vec<i32> = self.bands.iter().filter_map(|b| b.min_score).collect();
         let mut names: Vec<&str> = self.bands.iter().map(|b| b.band.as_str()).collect();
         names.sort_unstable();
@@ -414,6 +421,30 @@ impl Model {
         }
         Ok(())
     }
+}
+
+/// A stored distribution must give each of tonight's values one bin: finite
+/// inner edges in strictly ascending order, one share more than edges, each
+/// share in [0, 1], summing to 1.
+fn check_distribution(d: &Distribution) -> std::result::Result<(), String> {
+    if d.shares.len() != d.edges.len() + 1 {
+        return Err(format!(
+            "{} edges need {} shares, got {}",
+            d.edges.len(),
+            d.edges.len() + 1,
+            d.shares.len()
+        ));
+    }
+    if !d.edges.iter().all(|e| e.is_finite()) || d.edges.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("edges must be finite and strictly ascending".into());
+    }
+    let sum: f64 = d.shares.iter().sum();
+    if !d.shares.iter().all(|s| (0.0..=1.0).contains(s)) || (sum - 1.0).abs() > 1e-6 {
+        return Err(format!(
+            "shares must be in [0, 1] and sum to 1, got a sum of {sum}"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -448,7 +479,7 @@ mod tests {
     #[test]
     fn rejects_inconsistent_models() {
         type Edit = fn(&mut serde_json::Value);
-        let cases: [(&str, Edit); 8] = [
+        let cases: [(&str, Edit); 11] = [
             ("no features", |v| v["features"] = serde_json::json!([])),
             ("a feature twice", |v| {
                 let f = v["features"][0].clone();
@@ -470,6 +501,18 @@ mod tests {
                 v["bands"][4]["min_score"] = serde_json::json!(1)
             }),
             ("unknown key", |v| v["extra"] = serde_json::json!(1)),
+            ("a share too few", |v| {
+                v["score_distribution"]["shares"]
+                    .as_array_mut()
+                    .unwrap()
+                    .pop();
+            }),
+            ("edges out of order", |v| {
+                v["features"][0]["distribution"]["edges"] = serde_json::json!([17.0, 0.0, 50.0])
+            }),
+            ("shares not summing to 1", |v| {
+                v["features"][1]["distribution"]["shares"][0] = serde_json::json!(0.9)
+            }),
         ];
         for (what, edit) in cases {
             let mut v = default_json();

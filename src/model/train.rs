@@ -99,11 +99,20 @@ impl Distribution {
         Self { edges, shares }
     }
 
+    /// The bin of `v` among the inner `edges` (ascending): i when
+    /// `edges[i-1] < v <= edges[i]`, so a value on an edge is in the lower
+    /// bin. Training's shares and the nightly drift check both bin with this.
+    /// (A NaN would land in bin 0; feature tables never hold NaN, and the
+    /// drift check counts NaN apart.)
+    pub fn bin_of(edges: &[f64], v: f64) -> usize {
+        edges.partition_point(|&e| e < v)
+    }
+
     /// Shares of `values` in the bins of `edges`.
     pub fn shares_of(edges: &[f64], values: &[f64]) -> Vec<f64> {
         let mut counts = vec![0u64; edges.len() + 1];
         for &v in values {
-            counts[edges.partition_point(|&e| e < v)] += 1;
+            counts[Self::bin_of(edges, v)] += 1;
         }
         let n = values.len().max(1) as f64;
         counts.into_iter().map(|c| c as f64 / n).collect()

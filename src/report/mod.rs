@@ -12,6 +12,7 @@
 pub mod backtest;
 pub mod compare;
 pub mod curves;
+pub mod drift;
 pub mod evaluation;
 pub mod html;
 pub mod page;
