@@ -80,6 +80,7 @@ fn backtest_writes_its_page_with_treatments_and_roll_rates() {
             "treatment-mix",
             "repay-by-treatment",
             "roll-rates",
+            "psi",
         ]),
     );
     // The page is the JSON's report rendered: the same numbers.
@@ -94,7 +95,21 @@ fn backtest_writes_its_page_with_treatments_and_roll_rates() {
             s.as_of
         );
     }
-    for needle in ["escalated", "90+", "Cure rate", "All snapshots"] {
+    // PSI per feature: the pooled PSI of every item in the table.
+    for item in report.drift.items() {
+        assert!(
+            html.contains(&format!("<td>{}</td>", item.name)),
+            "{}",
+            item.name
+        );
+    }
+    for needle in [
+        "escalated",
+        "90+",
+        "Cure rate",
+        "All snapshots",
+        "Population stability",
+    ] {
         assert!(html.contains(needle), "{needle}");
     }
 }
@@ -143,6 +158,7 @@ fn train_backtest_and_compare_pages_of_a_scorecard() {
         "score-histogram",
         "band-mix",
         "repay-by-band",
+        "psi",
     ]);
     want.extend(woe_ids.iter().cloned());
     check_figures(&html, &want);
@@ -160,6 +176,7 @@ fn train_backtest_and_compare_pages_of_a_scorecard() {
         "band-mix",
         "repay-by-band",
         "roll-rates",
+        "psi",
     ]);
     want.extend(woe_ids.iter().cloned());
     check_figures(&html, &want);

@@ -34,6 +34,7 @@ use crate::report::backtest::{
     StrategyInfo,
 };
 use crate::report::compare::{CompareReport, CompareSnapshot, Comparison};
+use crate::report::drift::DriftReport;
 use crate::report::evaluation::{woe_features, ModelInfo, Outcome};
 use crate::report::rollrate::bucket_index;
 use crate::scoring::{self, ScoredRow};
@@ -288,6 +289,20 @@ fn outcomes(scored: &[ScoredRow], repaid: &[bool]) -> Vec<Outcome> {
         .collect()
 }
 
+/// PSI of the score and each feature of a population (row-major raw values
+/// of the model's features, `width` a row) against model.json's training
+/// distributions, judged by the report thresholds.
+fn drift(model: &LoadedModel, values: &[f64], width: usize, scores: &[f64]) -> Result<DriftReport> {
+    crate::report::drift::population(
+        &model.model,
+        values,
+        width,
+        scores,
+        crate::report::drift::report_thresholds(),
+    )
+    .map_err(|e| Error::Internal(format!("backtest drift: {e}")))
+}
+
 fn metrics_error(e: crate::model::metrics::MetricsError) -> Error {
     Error::Internal(format!("backtest metrics: {e}"))
 }
@@ -374,6 +389,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
     let mut snapshots = Vec::new();
     let mut pooled: Vec<BacktestRow> = Vec::new();
     let (mut borrowers, mut outside) = (0u64, 0u64);
+    let (mut pooled_values, mut pooled_scores) = (Vec::new(), Vec::new());
     for p in prep.populations()? {
         let scored = score(&model, &prep.features, &p.rows)?;
         let as_of = prep.as_of(&p);
@@ -381,9 +397,15 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
             .as_ref()
             .map(|(s, _, _)| treatments(s, &prep, &model, &scored, as_of));
         let rows = snapshot_rows(&prep, &model, &p, &scored, treatments.as_deref())?;
-        // Drift (PSI of the score and of each feature against model.json's
-        // training distributions) goes here, from `rows.model_feature_values()`
-        // and the scores in `rows.rows`; the backtest does not compute it.
+        let scores: Vec<f64> = rows
+            .rows
+            .iter()
+            .map(|r| f64::from(r.outcome.score))
+            .collect();
+        let width = rows.feature_names.len();
+        let drift = drift(&model, &rows.feature_values, width, &scores)?;
+        pooled_values.extend_from_slice(&rows.feature_values);
+        pooled_scores.extend(scores);
         let analysis = Analysis::of(
             &rows.rows,
             rows.borrowers,
@@ -399,6 +421,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
             as_of: dates::format(as_of),
             horizon_end: prep.horizon_end(&p),
             analysis,
+            drift,
         });
     }
     let overall = Analysis::of(
@@ -422,6 +445,12 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
         woe_bins: woe_features(&model.model),
         snapshots,
         overall,
+        drift: drift(
+            &model,
+            &pooled_values,
+            model.model.features.len(),
+            &pooled_scores,
+        )?,
     };
     let page = crate::report::page::backtest_page(&report).render();
     publish(

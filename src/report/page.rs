@@ -8,8 +8,9 @@
 //! calibration plot, the score distributions of repaid and not-repaid
 //! borrowers, the risk-band mix with the repay rate of each band, and, where
 //! the report has them, the treatment mix (a backtest with a strategy), the
-//! roll-rate heat map with the cure rates (a backtest), the swap set of two
-//! models (a comparison) and the bins of each feature of a scorecard (WoE)
+//! roll-rate heat map with the cure rates (a backtest), PSI per feature
+//! against the training population (train and backtest), the swap set of
+//! two models (a comparison) and the bins of each feature of a scorecard (WoE)
 //! model. Short paragraphs say what each chart means and how to read it.
 //!
 //! This module computes nothing that is not in the report structure (it only
@@ -17,13 +18,15 @@
 //! [`crate::output::write_text`], which writes atomically. Figure ids are
 //! stable (`roc`, `ks`, `calibration`, `score-histogram`, `band-mix`,
 //! `repay-by-band`, `treatment-mix`, `repay-by-treatment`, `roll-rates`,
-//! `swap-set`, `woe-FEATURE`; a comparison suffixes `-a` and `-b` where each
+//! `psi`, `swap-set`, `swap-repay-rate`, `woe-FEATURE`; a comparison suffixes `-a` and `-b` where each
 //! model has its own figure) and documented in docs/report-html.md.
 
 use std::collections::BTreeSet;
 
 use super::backtest::{Analysis, BacktestReport, Setup};
 use super::compare::{CompareReport, Comparison};
+use super::drift;
+use super::drift::DriftReport;
 use super::evaluation::{Evaluation, ModelInfo, RateRow, WoeFeature};
 use super::html::Page;
 use super::plot::{self, MatrixLabels};
@@ -355,6 +358,48 @@ fn woe_section(page: &mut Page, features: &[WoeFeature]) {
     }
 }
 
+/// PSI per feature: the bars of `drift` (the score first, then each
+/// feature) with the warn and fail lines, and a table with one PSI column
+/// per entry of `columns` (the same items in the same order).
+fn psi_section(page: &mut Page, drift: &DriftReport, what: &str, columns: &[(&str, &DriftReport)]) {
+    let t = &drift.thresholds;
+    page.heading(2, "Population stability").paragraph(format!(
+        "The population stability index (PSI) compares the borrowers of {what} with the training population: both are counted in the training population's ten ranges (deciles, stored in model.json) of the score and of each feature, and the PSI adds up how far the shares moved. Below {warn} the population is stable; {warn} to {fail} it has shifted enough to look at why; above {fail} the model is scoring a population it was not built for, and its probabilities should not be trusted without a check. A feature whose PSI is high is where to look first.",
+        warn = t.warn_above,
+        fail = t.fail_above.unwrap_or(drift::USUAL_FAIL_ABOVE),
+    ));
+    let items: Vec<(&str, f64)> = drift.items().map(|i| (i.name.as_str(), i.psi)).collect();
+    let mut lines = vec![("warn", t.warn_above)];
+    if let Some(fail) = t.fail_above {
+        lines.push(("fail", fail));
+    }
+    page.figure(
+        format!(
+            "PSI of the score and each feature, {what} ({} rows) against the training population; dashed lines at the warn and fail levels.",
+            count(drift.rows)
+        ),
+        &plot::bars("psi", "PSI", &items, &lines),
+    );
+    let mut headers = vec!["Score or feature"];
+    headers.extend(columns.iter().map(|(name, _)| *name));
+    headers.push("Status");
+    let rows: Vec<Vec<String>> = drift
+        .items()
+        .enumerate()
+        .map(|(k, item)| {
+            let mut cells = vec![item.name.clone()];
+            cells.extend(columns.iter().map(|(_, d)| {
+                d.items()
+                    .nth(k)
+                    .map_or_else(|| "n/a".to_owned(), |i| format!("{:.3}", i.psi))
+            }));
+            cells.push(item.status.as_str().to_owned());
+            cells
+        })
+        .collect();
+    page.table(&headers, &rows);
+}
+
 fn inputs_section(page: &mut Page, setup: &Setup) {
     page.heading(2, "Inputs").paragraph(format!(
         "Repaid means nothing overdue (beyond a tolerance of {}) at the end of the {}-day horizon. The ledger ends on {}. Rows rejected on reading: {}{}.",
@@ -429,6 +474,12 @@ pub fn validation_page(r: &ValidationReport) -> Page {
     histogram_figure(&mut page, "score-histogram", e, "the validation set");
     page.heading(2, "Risk bands");
     band_section(&mut page, "", e, "the validation set");
+    psi_section(
+        &mut page,
+        &r.drift,
+        "the validation set",
+        &[("PSI", &r.drift)],
+    );
     woe_section(&mut page, &r.woe_bins);
     page
 }
@@ -509,6 +560,15 @@ pub fn backtest_page(r: &BacktestReport) -> Page {
         );
     }
     roll_rate_section(&mut page, &r.overall.roll_rates, r.setup.horizon_days);
+    let mut columns: Vec<(String, &DriftReport)> = r
+        .snapshots
+        .iter()
+        .map(|s| (format!("PSI {}", s.as_of), &s.drift))
+        .collect();
+    columns.push(("PSI pooled".to_owned(), &r.drift));
+    let columns: Vec<(&str, &DriftReport)> =
+        columns.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    psi_section(&mut page, &r.drift, "all snapshots pooled", &columns);
     woe_section(&mut page, &r.woe_bins);
     inputs_section(&mut page, &r.setup);
     page
