@@ -514,7 +514,11 @@ fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::BACKTEST).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::BACKTEST).display(),
+        opts.out.join(backtest::BACKTEST_HTML).display()
+    );
     Ok(())
 }
 
@@ -548,7 +552,11 @@ fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::COMPARE).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::COMPARE).display(),
+        opts.out.join(backtest::COMPARE_HTML).display()
+    );
     Ok(())
 }
 
