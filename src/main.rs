@@ -500,17 +500,7 @@ fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
         out,
     };
     let report = backtest::backtest(&opts)?;
-    if report.setup.rejected > 0 {
-        warn!(
-            "{} input rows rejected; see {}",
-            report.setup.rejected,
-            report
-                .setup
-                .rejects_file
-                .as_deref()
-                .unwrap_or("the rejects file")
-        );
-    }
+    warn_rejected(&report.setup);
     if !quiet {
         print!("{}", report.summary());
     }
@@ -520,6 +510,17 @@ fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
         opts.out.join(backtest::BACKTEST_HTML).display()
     );
     Ok(())
+}
+
+/// Warns of the input rows a backtest or comparison rejected, and where they are.
+fn warn_rejected(setup: &dunning::report::backtest::Setup) {
+    if setup.rejected > 0 {
+        warn!(
+            "{} input rows rejected; see {}",
+            setup.rejected,
+            setup.rejects_file.as_deref().unwrap_or("the rejects file")
+        );
+    }
 }
 
 fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
@@ -538,17 +539,7 @@ fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
         out,
     };
     let report = backtest::compare(&opts)?;
-    if report.setup.rejected > 0 {
-        warn!(
-            "{} input rows rejected; see {}",
-            report.setup.rejected,
-            report
-                .setup
-                .rejects_file
-                .as_deref()
-                .unwrap_or("the rejects file")
-        );
-    }
+    warn_rejected(&report.setup);
     if !quiet {
         print!("{}", report.summary());
     }
