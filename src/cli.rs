@@ -43,6 +43,9 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// Two models on the same past snapshots: metrics side by side and the swap set.
     Compare(CompareArgs),
+    /// What-if: a night's decisions under a new strategy against a baseline
+    /// (moves, channel volumes against capacity, expected repayment by treatment).
+    Simulate(SimulateArgs),
 }
 
 /// The past snapshots a backtest or comparison scores (`backtest`, `compare`).
@@ -102,6 +105,50 @@ pub struct CompareArgs {
     /// The snapshots.
     #[command(flatten)]
     pub snapshots: SnapshotArgs,
+}
+
+/// Arguments of `dunning simulate`: a scored file (`--scored`) or a snapshot
+/// of the ledger (`--model`, the tables, `--as-of`).
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The new strategy file (TOML).
+    #[arg(long)]
+    pub strategy: PathBuf,
+    /// The baseline strategy file. Default with --scored: the decisions the
+    /// night recorded in the scored file. Required with a snapshot.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// A nightly run's OUT/AS_OF/scored.parquet (or the OUT/AS_OF directory),
+    /// re-decided under each strategy.
+    #[arg(long, conflicts_with_all = ["model", "schedule", "payments", "borrowers", "contacts", "as_of", "tolerance", "strict"])]
+    pub scored: Option<PathBuf>,
+    /// Snapshot: model directory (or its model.json).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Snapshot: installment schedule (Parquet).
+    #[arg(long)]
+    pub schedule: Option<PathBuf>,
+    /// Snapshot: payments (Parquet).
+    #[arg(long)]
+    pub payments: Option<PathBuf>,
+    /// Snapshot: borrower flags and attributes (Parquet).
+    #[arg(long)]
+    pub borrowers: Option<PathBuf>,
+    /// Snapshot: collection contacts (Parquet).
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// Snapshot: the as-of date (YYYY-MM-DD).
+    #[arg(long = "as-of", value_parser = parse_day)]
+    pub as_of: Option<Day>,
+    /// Snapshot: an installment counts as covered when at most this amount is unpaid.
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    /// Snapshot: fail instead of rejecting bad rows.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output directory: simulate.json and decisions.parquet.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `dunning bench`.

@@ -10,6 +10,7 @@ use crate::model::ModelError;
 use crate::output::OutputError;
 use crate::pseudonym::PseudonymError;
 use crate::report::drift::DriftError;
+use crate::report::simulate::scored::ScoredError;
 use crate::strategy::StrategyError;
 
 /// What kind of failure an error is; each maps to a distinct exit code.
@@ -75,6 +76,9 @@ pub enum Error {
     /// counts that do not add up.
     #[error(transparent)]
     Drift(#[from] DriftError),
+    /// A scored file that `dunning simulate` cannot re-decide.
+    #[error(transparent)]
+    Scored(#[from] ScoredError),
     /// Options that conflict with each other.
     #[error("{0}")]
     Usage(String),
@@ -96,7 +100,7 @@ impl Error {
     /// Classifies the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Contract(_) => ErrorKind::BadInput,
+            Error::Contract(_) | Error::Scored(_) => ErrorKind::BadInput,
             Error::Features(FeatureError::NonFinite { .. }) => ErrorKind::Internal,
             Error::Features(_) | Error::Usage(_) => ErrorKind::Usage,
             Error::Busy(_) => ErrorKind::Busy,

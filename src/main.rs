@@ -26,7 +26,7 @@ use log::{info, warn};
 
 use cli::{
     BenchArgs, Binning, Cli, CombineArgs, Command, FeaturesArgs, GenerateArgs, LogFormat, RunArgs,
-    ScoreArgs, TrainArgs,
+    ScoreArgs, SimulateArgs, TrainArgs,
 };
 use dunning::contract::{InputPaths, LoadOptions};
 use dunning::generate::{self, GenerateOptions};
@@ -92,7 +92,11 @@ fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
     // SIGTERM/SIGINT; the others keep the default action (die at once).
     if matches!(
         command,
-        Command::Features(_) | Command::Score(_) | Command::Run(_) | Command::Combine(_)
+        Command::Features(_)
+            | Command::Score(_)
+            | Command::Run(_)
+            | Command::Combine(_)
+            | Command::Simulate(_)
     ) {
         dunning::jobs::interrupt::install()
             .map_err(|e| dunning::Error::Internal(format!("installing signal handlers: {e}")))?;
@@ -107,6 +111,7 @@ fn run(command: Command, bar: bool, quiet: bool) -> dunning::Result<()> {
         Command::Bench(args) => run_bench(args),
         Command::Backtest(args) => run_backtest(args, quiet),
         Command::Compare(args) => run_compare(args, quiet),
+        Command::Simulate(args) => run_simulate(args, quiet),
     }
 }
 
@@ -495,22 +500,27 @@ fn run_backtest(args: cli::BacktestArgs, quiet: bool) -> dunning::Result<()> {
         out,
     };
     let report = backtest::backtest(&opts)?;
-    if report.setup.rejected > 0 {
-        warn!(
-            "{} input rows rejected; see {}",
-            report.setup.rejected,
-            report
-                .setup
-                .rejects_file
-                .as_deref()
-                .unwrap_or("the rejects file")
-        );
-    }
+    warn_rejected(&report.setup);
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::BACKTEST).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::BACKTEST).display(),
+        opts.out.join(backtest::BACKTEST_HTML).display()
+    );
     Ok(())
+}
+
+/// Warns of the input rows a backtest or comparison rejected, and where they are.
+fn warn_rejected(setup: &dunning::report::backtest::Setup) {
+    if setup.rejected > 0 {
+        warn!(
+            "{} input rows rejected; see {}",
+            setup.rejected,
+            setup.rejects_file.as_deref().unwrap_or("the rejects file")
+        );
+    }
 }
 
 fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
@@ -529,20 +539,71 @@ fn run_compare(args: cli::CompareArgs, quiet: bool) -> dunning::Result<()> {
         out,
     };
     let report = backtest::compare(&opts)?;
-    if report.setup.rejected > 0 {
-        warn!(
-            "{} input rows rejected; see {}",
-            report.setup.rejected,
-            report
-                .setup
-                .rejects_file
-                .as_deref()
-                .unwrap_or("the rejects file")
-        );
-    }
+    warn_rejected(&report.setup);
     if !quiet {
         print!("{}", report.summary());
     }
-    info!("wrote {}", opts.out.join(backtest::COMPARE).display());
+    info!(
+        "wrote {} and {}",
+        opts.out.join(backtest::COMPARE).display(),
+        opts.out.join(backtest::COMPARE_HTML).display()
+    );
+    Ok(())
+}
+
+fn run_simulate(args: SimulateArgs, quiet: bool) -> dunning::Result<()> {
+    use dunning::jobs::simulate::{self, SimulateOptions, SimulateSource};
+    let source = match args.scored {
+        Some(path) => SimulateSource::Scored(path),
+        None => match (args.model, args.schedule, args.payments, args.as_of) {
+            (Some(model), Some(schedule), Some(payments), Some(as_of)) => {
+                SimulateSource::Snapshot {
+                    model,
+                    inputs: InputPaths {
+                        schedule,
+                        payments,
+                        borrowers: args.borrowers,
+                        contacts: args.contacts,
+                        labels: None,
+                    },
+                    as_of,
+                    tolerance: args.tolerance.unwrap_or(DEFAULT_TOLERANCE),
+                    strict: args.strict,
+                }
+            }
+            _ => return Err(dunning::Error::Usage(
+                "give --scored OUT/AS_OF/scored.parquet, or a snapshot: --model M --schedule F \
+                     --payments F [--borrowers F] [--contacts F] --as-of DATE"
+                    .into(),
+            )),
+        },
+    };
+    let opts = SimulateOptions {
+        strategy: args.strategy,
+        baseline: args.baseline,
+        source,
+        out: args.out,
+    };
+    let report = simulate::simulate(&opts)?;
+    if let Some(n) = report.source.rejected_input_rows.filter(|&n| n > 0) {
+        warn!("{n} input rows rejected (not written: simulate writes no rejects file; `dunning run` does)");
+    }
+    // Without --quiet the summary lists them.
+    if quiet {
+        for l in &report.limitations {
+            warn!("limitation: {l}");
+        }
+    }
+    info!(
+        "simulate as of {}: {} of {} borrowers move; wrote {} and {}",
+        report.as_of,
+        report.moves.moved,
+        report.borrowers,
+        opts.out.join(simulate::SIMULATE_JSON).display(),
+        opts.out.join(simulate::DECISIONS).display()
+    );
+    if !quiet {
+        print!("{}", report.summary());
+    }
     Ok(())
 }

@@ -573,10 +573,11 @@ fn train_writes_the_validation_report() {
     }
 }
 
-/// models/default/report.json is what `dunning train` writes for the
-/// committed model: retraining with the README's command (and the committed
-/// model's creation time) gives model.json's exact bytes, and its report is
-/// the committed report. `DUNNING_BLESS=1` rewrites the report.
+/// models/default/report.json and report.html are what `dunning train`
+/// writes for the committed model: retraining with the README's command (and
+/// the committed model's creation time) gives model.json's exact bytes, and
+/// its report and page are the committed ones. `DUNNING_BLESS=1` rewrites
+/// them.
 #[test]
 fn default_model_report_is_current() {
     use dunning::contract::{InputPaths, LoadOptions};
@@ -634,14 +635,16 @@ fn default_model_report_is_current() {
         model == committed_model,
         "retraining no longer gives models/default/model.json; retrain it (README) and bless"
     );
-    let report = std::fs::read_to_string(out.join("report.json")).unwrap();
-    let dest = repo("models/default/report.json");
-    if std::env::var_os("DUNNING_BLESS").is_some() {
-        std::fs::write(&dest, &report).unwrap();
+    for file in ["report.json", "report.html"] {
+        let report = std::fs::read_to_string(out.join(file)).unwrap();
+        let dest = repo(&format!("models/default/{file}"));
+        if std::env::var_os("DUNNING_BLESS").is_some() {
+            std::fs::write(&dest, &report).unwrap();
+        }
+        let want = std::fs::read_to_string(&dest).unwrap_or_default();
+        assert!(
+            report == want,
+            "models/default/{file} is stale: DUNNING_BLESS=1 cargo test --test backtest_cli"
+        );
     }
-    let want = std::fs::read_to_string(&dest).unwrap_or_default();
-    assert!(
-        report == want,
-        "models/default/report.json is stale: DUNNING_BLESS=1 cargo test --test backtest_cli"
-    );
 }

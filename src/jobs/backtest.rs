@@ -1,6 +1,7 @@
 //! `dunning backtest` and `dunning compare`: score past snapshots of a
 //! ledger and compare the scores with what the ledger shows happened by the
-//! end of the horizon; write `DIR/backtest.json` or `DIR/compare.json`.
+//! end of the horizon; write `DIR/backtest.json` or `DIR/compare.json`, each
+//! with its offline HTML page (`backtest.html`, `compare.html`).
 //!
 //! For each as-of date T: the point-in-time features and labels at T (the
 //! code and population rules of `dunning features` and `train`; label =
@@ -33,6 +34,7 @@ use crate::report::backtest::{
     StrategyInfo,
 };
 use crate::report::compare::{CompareReport, CompareSnapshot, Comparison};
+use crate::report::drift::DriftReport;
 use crate::report::evaluation::{woe_features, ModelInfo, Outcome};
 use crate::report::rollrate::bucket_index;
 use crate::scoring::{self, ScoredRow};
@@ -43,6 +45,10 @@ use crate::strategy::{Strategy, Treatment};
 pub const BACKTEST: &str = "backtest.json";
 /// The comparison's report file in the output directory.
 pub const COMPARE: &str = "compare.json";
+/// The backtest's offline HTML page, beside `backtest.json`.
+pub const BACKTEST_HTML: &str = "backtest.html";
+/// The comparison's offline HTML page, beside `compare.json`.
+pub const COMPARE_HTML: &str = "compare.html";
 
 /// The snapshots to evaluate and the ledger they come from.
 #[derive(Debug, Clone)]
@@ -251,10 +257,18 @@ impl Prepared {
     }
 }
 
-/// Writes the rejects file (or removes a stale one) and then the report.
-fn publish<T: serde::Serialize>(prep: &Prepared, report_file: &Path, report: &T) -> Result<()> {
+/// Writes the rejects file (or removes a stale one), then the report and
+/// its HTML page (`page_file`, rendered before anything is written).
+fn publish<T: serde::Serialize>(
+    prep: &Prepared,
+    report_file: &Path,
+    report: &T,
+    page_file: &Path,
+    page: &str,
+) -> Result<()> {
     crate::jobs::write_rejects(report_file, &prep.ledger.rejects)?;
     output::write_json(report_file, report)?;
+    output::write_text(page_file, page)?;
     Ok(())
 }
 
@@ -273,6 +287,20 @@ fn outcomes(scored: &[ScoredRow], repaid: &[bool]) -> Vec<Outcome> {
             repaid,
         })
         .collect()
+}
+
+/// PSI of the score and each feature of a population (row-major raw values
+/// of the model's features, `width` a row) against model.json's training
+/// distributions, judged by the report thresholds.
+fn drift(model: &LoadedModel, values: &[f64], width: usize, scores: &[f64]) -> Result<DriftReport> {
+    crate::report::drift::population(
+        &model.model,
+        values,
+        width,
+        scores,
+        crate::report::drift::report_thresholds(),
+    )
+    .map_err(|e| Error::Internal(format!("backtest drift: {e}")))
 }
 
 fn metrics_error(e: crate::model::metrics::MetricsError) -> Error {
@@ -351,7 +379,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
     let strategy = match &opts.strategy {
         Some(path) => {
             let (s, sha256) = read_strategy(path)?;
-            check_bands(&s, path, &model.model)?;
+            check_bands(&s, path, model.model.bands.iter().map(|b| b.band.as_str()))?;
             Some((s, path, sha256))
         }
         None => None,
@@ -361,6 +389,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
     let mut snapshots = Vec::new();
     let mut pooled: Vec<BacktestRow> = Vec::new();
     let (mut borrowers, mut outside) = (0u64, 0u64);
+    let (mut pooled_values, mut pooled_scores) = (Vec::new(), Vec::new());
     for p in prep.populations()? {
         let scored = score(&model, &prep.features, &p.rows)?;
         let as_of = prep.as_of(&p);
@@ -368,9 +397,15 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
             .as_ref()
             .map(|(s, _, _)| treatments(s, &prep, &model, &scored, as_of));
         let rows = snapshot_rows(&prep, &model, &p, &scored, treatments.as_deref())?;
-        // Drift (PSI of the score and of each feature against model.json's
-        // training distributions) goes here, from `rows.model_feature_values()`
-        // and the scores in `rows.rows`; the backtest does not compute it.
+        let scores: Vec<f64> = rows
+            .rows
+            .iter()
+            .map(|r| f64::from(r.outcome.score))
+            .collect();
+        let width = rows.feature_names.len();
+        let drift = drift(&model, &rows.feature_values, width, &scores)?;
+        pooled_values.extend_from_slice(&rows.feature_values);
+        pooled_scores.extend(scores);
         let analysis = Analysis::of(
             &rows.rows,
             rows.borrowers,
@@ -386,6 +421,7 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
             as_of: dates::format(as_of),
             horizon_end: prep.horizon_end(&p),
             analysis,
+            drift,
         });
     }
     let overall = Analysis::of(
@@ -409,8 +445,21 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport> {
         woe_bins: woe_features(&model.model),
         snapshots,
         overall,
+        drift: drift(
+            &model,
+            &pooled_values,
+            model.model.features.len(),
+            &pooled_scores,
+        )?,
     };
-    publish(&prep, &report_file, &report)?;
+    let page = crate::report::page::backtest_page(&report).render();
+    publish(
+        &prep,
+        &report_file,
+        &report,
+        &opts.out.join(BACKTEST_HTML),
+        &page,
+    )?;
     Ok(report)
 }
 
@@ -445,6 +494,13 @@ pub fn compare(opts: &CompareOptions) -> Result<CompareReport> {
         snapshots,
         overall,
     };
-    publish(&prep, &report_file, &report)?;
+    let page = crate::report::page::compare_page(&report).render();
+    publish(
+        &prep,
+        &report_file,
+        &report,
+        &opts.out.join(COMPARE_HTML),
+        &page,
+    )?;
     Ok(report)
 }

@@ -8,6 +8,7 @@ pub mod features;
 pub mod interrupt;
 pub mod run;
 pub mod score;
+pub mod simulate;
 pub mod train;
 
 use std::path::{Path, PathBuf};

@@ -36,7 +36,7 @@ use crate::output::pseudonymize::{pseudonymize_rejects, PseudonymizedScored, MAP
 use crate::output::{self, tables};
 use crate::pseudonym::{PseudonymKey, KEY_ENV};
 use crate::report::drift::{self, DriftReport, Thresholds};
-use crate::strategy::arms::{arm, capacity_demotions};
+use crate::strategy::arms::{apply_capacity, arm, capacity_demotions, capacity_priority};
 use crate::strategy::contact;
 use crate::strategy::{decide, BorrowerState, Strategy, StrategyError, Treatment};
 
@@ -686,7 +686,11 @@ fn score_part(
             opts.model.display()
         )));
     }
-    check_bands(strategy, &opts.strategy, &s.model)?;
+    check_bands(
+        strategy,
+        &opts.strategy,
+        s.model.bands.iter().map(|b| b.band.as_str()),
+    )?;
     let inputs = prep
         .files
         .iter()
@@ -761,14 +765,16 @@ fn score_part(
     })
 }
 
-/// Checks that the strategy (read from `path`) can band the model's
-/// borrowers: every band of the model is one of the strategy's, unless the
-/// strategy bands by its own p_repay cut-offs.
-pub fn check_bands(strategy: &Strategy, path: &Path, model: &crate::model::Model) -> Result<()> {
-    let missing: Vec<&str> = model
-        .bands
-        .iter()
-        .map(|b| b.band.as_str())
+/// Checks that the strategy at `path` can band every borrower: each of the
+/// model's `bands` is one of the strategy's, unless the strategy cuts p_repay
+/// into bands itself (`band_cutoffs`).
+pub fn check_bands<'a>(
+    strategy: &Strategy,
+    path: &Path,
+    bands: impl IntoIterator<Item = &'a str>,
+) -> Result<()> {
+    let missing: Vec<&str> = bands
+        .into_iter()
         .filter(|b| !strategy.bands.iter().any(|x| x == b))
         .collect();
     // With p_repay cut-offs the strategy bands its borrowers itself.
@@ -792,6 +798,43 @@ fn night_drift(s: &crate::jobs::score::Scored, thresholds: Thresholds) -> Result
     let width = s.features.names.len();
     let t = drift::tally(&s.model, &s.features.values, width, &cols, &rows, &scores)?;
     Ok(t.report(thresholds))
+}
+
+/// The decisions of a whole night as `dunning run` writes them, without
+/// writing anything: [`decide_all`], then capacity over all rows in borrower
+/// order (the order of an unpartitioned night's scored.parquet), with the
+/// run's priority ([`crate::strategy::arms::capacity_priority`]). Also
+/// returns each row's treatment before capacity.
+pub fn decide_night(strategy: &Strategy, s: &crate::jobs::score::Scored, as_of: Day) -> Night {
+    let (mut decisions, arms) = decide_all(strategy, s, as_of);
+    let before_capacity = decisions.iter().map(|d| d.treatment).collect();
+    let fs = &s.features;
+    let width = fs.names.len();
+    let overdue = fs
+        .position("overdue_amount")
+        .expect("overdue_amount is a ledger feature");
+    let priority: Vec<f64> = s
+        .rows
+        .iter()
+        .map(|r| capacity_priority(fs.values[r.row * width + overdue], r.p_repay))
+        .collect();
+    apply_capacity(strategy, &mut decisions, &priority);
+    Night {
+        decisions,
+        arms,
+        before_capacity,
+    }
+}
+
+/// A night's decisions (see [`decide_night`]), one per scored row, in row order.
+#[derive(Debug, Clone)]
+pub struct Night {
+    /// The decisions, capacity applied.
+    pub decisions: Vec<crate::strategy::Decision>,
+    /// Each row's arm.
+    pub arms: Vec<crate::strategy::arms::Arm>,
+    /// Each row's treatment before capacity.
+    pub before_capacity: Vec<Treatment>,
 }
 
 /// The strategy's decision and arm for every scored row, in row order
@@ -829,13 +872,7 @@ pub fn decide_rows(
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
         let id = ledger.borrowers.display(b);
-        let next_due = ledger
-            .schedule
-            .of(b)
-            .iter()
-            .map(|i| i.due)
-            .filter(|&d| d > as_of)
-            .min();
+        let next_due = crate::ledger::next_due_date(ledger, b, as_of);
         let contact = match (&strategy.contact_rules, &ledger.contacts) {
             (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
             (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
@@ -859,13 +896,7 @@ pub fn decide_rows(
 /// The strategy's band index of a borrower: by its own cut-offs on p_repay,
 /// or the model's band's position in the strategy's bands.
 fn strategy_band(strategy: &Strategy, p_repay: f64, model_band: &str) -> usize {
-    strategy.band_of_p(p_repay).unwrap_or_else(|| {
-        strategy
-            .bands
-            .iter()
-            .position(|x| x == model_band)
-            .unwrap_or(strategy.bands.len() - 1)
-    })
+    strategy.band_index(p_repay, model_band)
 }
 
 /// Where the night's scored rows come from when finishing.
@@ -941,7 +972,7 @@ fn capacity_overrides(
         let p: &Float64Array = column(&b, "p_repay");
         for k in 0..b.num_rows() {
             treatments.push(Treatment::parse(t.value(k)).expect("written by this run"));
-            priority.push(overdue.value(k) * (1.0 - p.value(k)));
+            priority.push(capacity_priority(overdue.value(k), p.value(k)));
         }
     }
     let mut out: FxHashMap<usize, (Treatment, String)> = FxHashMap::default();

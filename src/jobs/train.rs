@@ -1,7 +1,7 @@
 //! `dunning train`: fit a model on a feature table (a file written by
 //! `dunning features`, or built from ledger inputs) and write
 //! `models/NAME/model.json`, `model-card.md` and the validation report
-//! `report.json`.
+//! `report.json` with its HTML page `report.html`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -93,14 +93,19 @@ pub fn run(opts: &TrainJobOptions) -> Result<Model> {
     // The report is built before anything is written, so a failure leaves
     // the model directory as it was.
     let report = validation_report(&model, &trained.validation)?;
+    let page = crate::report::page::validation_page(&report).render();
     output::write_json(&opts.out_dir.join("model.json"), &model)?;
     output::write_text(&opts.out_dir.join("model-card.md"), &card::render(&model))?;
     output::write_json(&opts.out_dir.join(REPORT), &report)?;
+    output::write_text(&opts.out_dir.join(REPORT_HTML), &page)?;
     Ok(model)
 }
 
 /// The validation report, written as `report.json` beside model.json.
 pub const REPORT: &str = "report.json";
+
+/// The validation report's offline HTML page, beside `report.json`.
+pub const REPORT_HTML: &str = "report.html";
 
 /// The validation report of `model` on its validation rows. It names
 /// model.json by the sha256 of the bytes [`output::write_json`] writes for

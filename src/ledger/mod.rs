@@ -143,6 +143,19 @@ pub fn feature_names(contacts: bool, attributes: &[String]) -> Vec<String> {
     names
 }
 
+/// The due date of the borrower's next installment after `as_of` (the
+/// earliest due strictly later than `as_of`), if any: what the strategy's
+/// preventive reminder looks at, and the run's `next_due_date` column.
+pub fn next_due_date(ledger: &Ledger, borrower: u32, as_of: Day) -> Option<Day> {
+    ledger
+        .schedule
+        .of(borrower)
+        .iter()
+        .map(|i| i.due)
+        .filter(|&d| d > as_of)
+        .min()
+}
+
 /// Borrowers per rayon task: large enough to amortize scheduling, small enough to balance.
 const CHUNK: usize = 2048;
 

@@ -129,6 +129,10 @@ pub struct ValidationRows {
     pub score: Vec<i32>,
     /// Whether the row repaid.
     pub repaid: Vec<bool>,
+    /// Row-major raw values of the model's features, in model order
+    /// (`raw[i * features + k]` is feature k of row i): what the report's
+    /// drift of the validation part against the training part takes.
+    pub raw: Vec<f64>,
 }
 
 /// A fitted model with its scored validation rows.
@@ -346,6 +350,7 @@ pub fn train_validated(table: &TrainingTable, opts: &TrainOptions) -> Result<Tra
             p_repay: p,
             score: valid_score,
             repaid: y_valid,
+            raw: valid_rows.iter().flat_map(|&r| raw_row(r)).collect(),
         },
     })
 }

@@ -236,7 +236,9 @@ pub fn scored_table(
 /// null without contact limits), `calls_left_today` (Int32, null without
 /// contact limits), `contact_window_start` and `contact_window_end` (Utf8
 /// "HH:MM" local time, null without contact limits), `offer_plan`,
-/// `human_review`, `treatment_rule`, `arm`, `strategy_version`, `run_id`.
+/// `human_review`, `treatment_rule`, `arm`, `strategy_version`, `run_id`,
+/// `next_due_date` (Date32, the next installment due after as_of; null when
+/// none).
 #[allow(clippy::too_many_arguments)]
 pub fn run_table(
     ledger: &Ledger,
@@ -330,6 +332,13 @@ pub fn run_table(
             Arc::new(StringArray::from_iter_values(
                 decisions.iter().map(|_| run_id),
             )),
+        ),
+        (
+            Field::new("next_due_date", DataType::Date32, true),
+            Arc::new(Date32Array::from_iter(scored.iter().map(|r| {
+                let row = &fs.rows[r.row];
+                crate::ledger::next_due_date(ledger, row.borrower, fs.as_of[row.snapshot as usize])
+            }))),
         ),
     ];
     let mut fields: Vec<Field> = base

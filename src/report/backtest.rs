@@ -12,11 +12,13 @@
 //! This module turns prepared rows into the report and the summary table.
 //! Reading the ledger, building features and labels, scoring and assigning
 //! treatments is [`crate::jobs::backtest`]'s work; so is writing the file.
-//! Population drift (PSI) is not computed here: see
-//! [`SnapshotRows::model_feature_values`] for what the drift report needs.
+//! Population drift (PSI of the score and each feature against the training
+//! distributions, [`super::drift`]) is computed by the job from
+//! [`SnapshotRows::feature_values`] and carried in the report.
 
 use serde::{Deserialize, Serialize};
 
+use super::drift::DriftReport;
 use super::evaluation::{rate_rows, Evaluation, ModelInfo, Outcome, RateRow, WoeFeature};
 use super::rollrate::RollRates;
 use crate::model::metrics::MetricsError;
@@ -59,7 +61,7 @@ impl SnapshotRows {
     /// The raw values of each model feature over the snapshot's population,
     /// in model order, with the scores: what a population-stability (PSI /
     /// CSI) comparison against the training distributions stored in
-    /// model.json takes. The backtest itself does not compute drift.
+    /// model.json takes, by feature name.
     pub fn model_feature_values(&self) -> Vec<(&str, Vec<f64>)> {
         let width = self.feature_names.len();
         self.feature_names
@@ -135,6 +137,9 @@ pub struct SnapshotReport {
     pub horizon_end: String,
     /// The analysis of the snapshot.
     pub analysis: Analysis,
+    /// PSI of the score and each model feature of the snapshot's population
+    /// against the training distributions in model.json.
+    pub drift: DriftReport,
 }
 
 /// Row accounting of one input table.
@@ -218,6 +223,9 @@ pub struct BacktestReport {
     pub snapshots: Vec<SnapshotReport>,
     /// All snapshots pooled (a borrower counts once per snapshot).
     pub overall: Analysis,
+    /// PSI of the score and each model feature of all snapshots' populations
+    /// pooled against the training distributions.
+    pub drift: DriftReport,
 }
 
 /// `x` with `digits` decimals, or `-` when missing.

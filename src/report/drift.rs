@@ -56,6 +56,17 @@ pub const DEFAULT_WARN_ABOVE: f64 = 0.1;
 /// [`Thresholds::default`]).
 pub const USUAL_FAIL_ABOVE: f64 = 0.25;
 
+/// The thresholds the reports (report.json, backtest.json) judge drift by:
+/// warn above [`DEFAULT_WARN_ABOVE`] and mark above [`USUAL_FAIL_ABOVE`] as
+/// failed, so a reader sees both usual levels. A report only describes; it
+/// never stops on drift.
+pub fn report_thresholds() -> Thresholds {
+    Thresholds {
+        warn_above: DEFAULT_WARN_ABOVE,
+        fail_above: Some(USUAL_FAIL_ABOVE),
+    }
+}
+
 /// Rows per rayon task when counting.
 const CHUNK: usize = 8192;
 

@@ -15,6 +15,8 @@ pub mod curves;
 pub mod drift;
 pub mod evaluation;
 pub mod html;
+pub mod page;
 pub mod plot;
 pub mod rollrate;
+pub mod simulate;
 pub mod validation;

@@ -503,9 +503,45 @@ pub fn heat_map(
     values: &[Vec<f64>],
     value_format: impl Fn(f64) -> String,
 ) -> String {
-    const TITLE: &str = "Transition matrix";
+    matrix(
+        id,
+        MatrixLabels {
+            title: "Transition matrix",
+            rows: "From",
+            cols: "To",
+        },
+        rows,
+        cols,
+        values,
+        value_format,
+    )
+}
+
+/// The title and axis names of a [`matrix`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatrixLabels<'a> {
+    /// The drawn title (and the SVG `<title>`).
+    pub title: &'a str,
+    /// What the rows are (the vertical axis), e.g. "Band under model A".
+    pub rows: &'a str,
+    /// What the columns are (the horizontal axis).
+    pub cols: &'a str,
+}
+
+/// [`heat_map`] with its own title and axis names, for a matrix whose rows
+/// and columns are not "from" and "to" (e.g. the swap set of two models:
+/// band under model A against band under model B).
+pub fn matrix(
+    id: &str,
+    labels: MatrixLabels<'_>,
+    rows: &[&str],
+    cols: &[&str],
+    values: &[Vec<f64>],
+    value_format: impl Fn(f64) -> String,
+) -> String {
+    let title = labels.title;
     if let Some(why) = check_matrix(rows, cols, values) {
-        return no_data(id, TITLE, &why);
+        return no_data(id, title, &why);
     }
     let (n_rows, n_cols) = (rows.len(), cols.len());
     let top = values
@@ -542,7 +578,7 @@ pub fn heat_map(
     let left = label_width(row_labels.iter().map(String::as_str)) + 30;
     let width = (left + cell_w * n_cols as u32 + 30).max(360);
     let height = TITLE_BAND + 24 + cell_h * n_rows as u32 + 56;
-    render(id, TITLE, (width, height), &[], |area| {
+    render(id, title, (width, height), &[], |area| {
         let mut chart = ChartBuilder::on(area)
             .margin(12)
             .x_label_area_size(46)
@@ -553,8 +589,8 @@ pub fn heat_map(
         chart
             .configure_mesh()
             .disable_mesh()
-            .x_desc("To")
-            .y_desc("From")
+            .x_desc(labels.cols)
+            .y_desc(labels.rows)
             .x_label_formatter(&col_label)
             .y_label_formatter(&row_label)
             .axis_style(MUTED)

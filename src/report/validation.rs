@@ -3,11 +3,16 @@
 //! [`Evaluation`] of the validation rows and the model's WoE bins), so one
 //! HTML report renders either. Documented in docs/output-contract.md.
 //!
+//! It also holds the drift of the validation part against the training
+//! part (PSI of the score and of each feature, [`super::drift`]), so the
+//! page can show PSI per feature.
+//!
 //! It describes the rows training held out; it does not score anything
 //! itself (training already did, see [`crate::model::train::train_validated`]).
 
 use serde::{Deserialize, Serialize};
 
+use super::drift::{self, DriftError, DriftReport};
 use super::evaluation::{woe_features, Evaluation, ModelInfo, Outcome, WoeFeature};
 use crate::model::metrics::MetricsError;
 use crate::model::train::ValidationRows;
@@ -32,11 +37,30 @@ pub struct ValidationReport {
     pub evaluation: Evaluation,
     /// The model's WoE bins per feature (empty for a standardized model).
     pub woe_bins: Vec<WoeFeature>,
+    /// PSI of the score and each feature of the validation rows against the
+    /// training rows' distributions in model.json, judged by the report
+    /// thresholds ([`drift::report_thresholds`]).
+    pub drift: DriftReport,
+}
+
+/// Why a validation report could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationReportError {
+    /// The metrics failed.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// The drift failed (rows of the wrong shape).
+    #[error(transparent)]
+    Drift(#[from] DriftError),
 }
 
 impl ValidationReport {
     /// The report of `model` on its validation rows; `sha256` is model.json's.
-    pub fn of(model: &Model, rows: &ValidationRows, sha256: &str) -> Result<Self, MetricsError> {
+    pub fn of(
+        model: &Model,
+        rows: &ValidationRows,
+        sha256: &str,
+    ) -> Result<Self, ValidationReportError> {
         let outcomes: Vec<Outcome> = rows
             .p_repay
             .iter()
@@ -57,6 +81,13 @@ impl ValidationReport {
             split: model.training.split.clone(),
             evaluation: Evaluation::of(&outcomes, model)?,
             woe_bins: woe_features(model),
+            drift: drift::population(
+                model,
+                &rows.raw,
+                model.features.len(),
+                &rows.score.iter().map(|&s| f64::from(s)).collect::<Vec<_>>(),
+                drift::report_thresholds(),
+            )?,
         })
     }
 }

@@ -46,6 +46,13 @@ pub fn arm(strategy: &Strategy, id: &str) -> Arm {
     }
 }
 
+/// A borrower's capacity priority: overdue_amount x (1 - p_repay), the
+/// expected overdue amount not repaid without action. Under capacity, the
+/// borrowers with the lowest priority fall back first.
+pub fn capacity_priority(overdue_amount: f64, p_repay: f64) -> f64 {
+    overdue_amount * (1.0 - p_repay)
+}
+
 /// Demotes, per treatment from the firmest down, the lowest-priority
 /// borrowers beyond the treatment's daily capacity by one level, in place.
 /// `priority[i]` belongs to `treatments[i]` (default: overdue_amount x

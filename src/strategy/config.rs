@@ -241,6 +241,19 @@ impl Strategy {
             .map(|c| c.iter().position(|&x| p_repay >= x).unwrap_or(c.len()))
     }
 
+    /// The band index of a borrower: by the strategy's own `band_cutoffs` on
+    /// p_repay, or else the position of the model's band among the
+    /// strategy's bands (the last band when it is not there; the nightly run
+    /// refuses a strategy that lacks one of the model's bands).
+    pub fn band_index(&self, p_repay: f64, model_band: &str) -> usize {
+        self.band_of_p(p_repay).unwrap_or_else(|| {
+            self.bands
+                .iter()
+                .position(|x| x == model_band)
+                .unwrap_or(self.bands.len() - 1)
+        })
+    }
+
     /// The bucket index of a DPD value.
     pub fn bucket(&self, dpd: i64) -> usize {
         self.buckets

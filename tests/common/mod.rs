@@ -2,6 +2,8 @@
 //! tables built in code, and running the real `dunning` binary.
 #![allow(dead_code)]
 
+pub mod html;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
