@@ -57,26 +57,6 @@ pub struct SnapshotRows {
     pub outside_population: u64,
 }
 
-impl SnapshotRows {
-    /// The raw values of each model feature over the snapshot's population,
-    /// in model order, with the scores: what a population-stability (PSI /
-    /// CSI) comparison against the training distributions stored in
-    /// model.json takes, by feature name.
-    pub fn model_feature_values(&self) -> Vec<(&str, Vec<f64>)> {
-        let width = self.feature_names.len();
-        self.feature_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let values = (0..self.rows.len())
-                    .map(|i| self.feature_values[i * width + j])
-                    .collect();
-                (name.as_str(), values)
-            })
-            .collect()
-    }
-}
-
 /// The analysis of one snapshot, or of all snapshots pooled.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
