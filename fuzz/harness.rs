@@ -143,8 +143,11 @@ impl Harness {
             &inputs,
             as_of,
             dunning::ledger::DEFAULT_TOLERANCE,
-            input.strict,
-            partition,
+            contract::LoadOptions {
+                strict: input.strict,
+                partition,
+                ..Default::default()
+            },
             &mut Stopwatch::default(),
         )?;
         Ok(scored.rows.len())

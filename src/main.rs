@@ -154,7 +154,7 @@ fn run_features(args: FeaturesArgs) -> dunning::Result<()> {
         load: LoadOptions {
             attributes: args.attributes,
             strict: args.strict,
-            partition: None,
+            ..LoadOptions::default()
         },
         data_end: args.data_end,
         out: args.out,
@@ -211,7 +211,7 @@ fn run_train(args: TrainArgs) -> dunning::Result<()> {
             load: LoadOptions {
                 attributes: args.attributes,
                 strict: false,
-                partition: None,
+                ..LoadOptions::default()
             },
             data_end: None,
         },

@@ -611,7 +611,7 @@ fn default_model_report_is_current() {
             load: LoadOptions {
                 attributes: vec!["income".into()],
                 strict: false,
-                partition: None,
+                ..LoadOptions::default()
             },
             data_end: None,
         },

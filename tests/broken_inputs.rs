@@ -748,7 +748,7 @@ fn no_flipped_byte_anywhere_in_a_file_escapes_the_reader() {
     use dunning::contract::{read::read_table, ContractError, PAYMENTS};
     let w = Workdir::new();
     let (path, good) = small_payments(w.root());
-    assert_eq!(read_table(&path, &PAYMENTS, None).unwrap().rows, 300);
+    assert_eq!(read_table(&path, &PAYMENTS, None, None).unwrap().rows, 300);
     let shown = path.display().to_string();
     let mut failures = Vec::new();
     let mut refused = 0;
@@ -757,7 +757,7 @@ fn no_flipped_byte_anywhere_in_a_file_escapes_the_reader() {
             let mut v = good.clone();
             v[pos] ^= mask;
             std::fs::write(&path, &v).unwrap();
-            match read_table(&path, &PAYMENTS, None) {
+            match read_table(&path, &PAYMENTS, None, None) {
                 Ok(_) => {}
                 Err(e) => {
                     refused += 1;

@@ -10,13 +10,15 @@
 //! the checks of [`super::guard`], and a panic of the decoder becomes an
 //! [`ContractError::Unreadable`] naming the file.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, DictionaryArray, Float64Array,
-    Int64Array, Int64Builder, StringArray,
+    Int64Array, StringArray,
 };
 use arrow::compute::{cast, concat, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, TimeUnit, UInt64Type};
@@ -189,18 +191,20 @@ pub fn check_file(path: &Path, spec: &'static TableSpec) -> Result<()> {
 }
 
 /// Opens `path` and reads the columns `spec` asks for: all rows, or with
-/// `partition` only the rows of that partition's borrowers.
+/// `partition` only the rows of that partition's borrowers (row groups
+/// other partitions also need are taken from, or left in, `shared`).
 pub fn read_table(
     path: &Path,
     spec: &'static TableSpec,
     partition: Option<&Partition>,
+    shared: Option<&SharedGroups>,
 ) -> Result<RawTable> {
     let file = open_input(path)?;
     // The Parquet decoder is not written for hostile files and may panic on
     // some: `decode` contains that in each of its parts (see `guard`); this
     // is the last resort for a panic outside them.
     let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode(path, file, spec, partition)
+        decode(path, file, spec, partition, shared)
     }));
     let unreadable = |message: String| ContractError::Unreadable {
         path: path.to_path_buf(),
@@ -301,6 +305,27 @@ fn partition_mask(batch: &RecordBatch, pos: usize, partition: &Partition) -> Opt
     Some(mask)
 }
 
+/// The rows `from..to` of `batch` that belong to `partition`, when its
+/// borrower_id column (at `pos`) is an integer id without nulls in
+/// non-decreasing order and the partition is an id range: they are then
+/// consecutive. None otherwise (a mask is needed).
+fn sorted_span(batch: &RecordBatch, pos: usize, partition: &Partition) -> Option<(usize, usize)> {
+    let (lo, hi) = partition.id_range()?;
+    let Ok(Column::IntId(a)) = convert(batch.column(pos), ColumnKind::Id) else {
+        return None;
+    };
+    if a.null_count() > 0 {
+        return None;
+    }
+    let ids = a.values();
+    if !ids.windows(2).all(|w| w[0] <= w[1]) {
+        return None;
+    }
+    let from = ids.partition_point(|&v| v < lo);
+    let to = ids.partition_point(|&v| v <= hi);
+    Some((from, to.max(from)))
+}
+
 /// Whether every borrower_id of `batch` (its column at `pos`) is present
 /// and inside `partition`'s id range: the footer's statistics said so, and
 /// a file's statistics are not trusted further than this check.
@@ -316,6 +341,26 @@ fn ids_within(batch: &RecordBatch, pos: usize, partition: &Partition) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a row group with borrower_id statistics `(min, max, has_nulls)`
+/// can hold rows of `partition` (under a range scheme; always otherwise).
+fn overlaps(partition: &Partition, (min, max, nulls): (i64, i64, bool)) -> bool {
+    match partition.id_range() {
+        Some((lo, hi)) => (max >= lo && min <= hi) || (nulls && partition.index == Partition::NULL),
+        None => true,
+    }
+}
+
+/// How many of the partitions of `partition`'s scheme a row group with
+/// statistics `(min, max, has_nulls)` can hold rows of: those whose ranges
+/// meet `[min, max]` (consecutive ones), and partition 0 for null ids.
+fn users_of(partition: &Partition, (min, max, nulls): (i64, i64, bool)) -> usize {
+    if min > max {
+        return usize::from(nulls);
+    }
+    let (first, last) = (partition.of_int(min), partition.of_int(max));
+    (last - first) as usize + 1 + usize::from(nulls && first != Partition::NULL)
 }
 
 /// The borrower_id statistics of each row group, `(min, max, has_nulls)`,
@@ -361,6 +406,76 @@ pub fn row_group_id_ranges(path: &Path) -> Result<Option<Vec<(i64, i64)>>> {
     Ok(id_statistics(&meta).map(|v| v.into_iter().map(|(lo, hi, _)| (lo, hi)).collect()))
 }
 
+/// Row groups shared by the partitions of one in-process run.
+///
+/// Under a range scheme the partitions' id ranges begin at row-group
+/// boundaries of the schedule, but a row group of another table (or one a
+/// borrower straddles) can hold ids of several partitions, and each of them
+/// needs it. Given to every partition's load ([`super::LoadOptions::shared`]),
+/// such a row group is decoded once: the first partition to ask decodes it,
+/// the others take its batches (shared, not copied), and the last one to
+/// take them drops them from here. Only whole row groups as stored are kept;
+/// each partition filters them to its own rows.
+#[derive(Default)]
+pub struct SharedGroups {
+    groups: Mutex<HashMap<GroupKey, Arc<SharedGroup>>>,
+}
+
+/// A file, the table (projection) it is read as, and a row group.
+type GroupKey = (PathBuf, &'static str, usize);
+
+type GroupBatches = std::result::Result<Vec<RecordBatch>, String>;
+
+struct SharedGroup {
+    batches: OnceLock<GroupBatches>,
+    /// Partitions yet to take the batches.
+    left: AtomicUsize,
+}
+
+impl std::fmt::Debug for SharedGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let held = self.groups.lock().map_or(0, |g| g.len());
+        f.debug_struct("SharedGroups").field("held", &held).finish()
+    }
+}
+
+impl SharedGroups {
+    /// The batches of row group `key`, which `users` partitions take:
+    /// decoded here by `decode` if no partition has yet.
+    fn get(
+        &self,
+        (path, table, group): (&Path, &'static str, usize),
+        users: usize,
+        decode: impl FnOnce() -> GroupBatches,
+    ) -> GroupBatches {
+        let key = (path.to_path_buf(), table, group);
+        let lock = || self.groups.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = lock()
+            .entry(key.clone())
+            .or_insert_with(|| {
+                Arc::new(SharedGroup {
+                    batches: OnceLock::new(),
+                    left: AtomicUsize::new(users),
+                })
+            })
+            .clone();
+        // Another partition decoding the same row group is waited for here.
+        let batches = entry.batches.get_or_init(decode).clone();
+        if entry.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let mut groups = lock();
+            if groups.get(&key).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+                groups.remove(&key);
+            }
+        }
+        batches
+    }
+
+    /// Row groups held for partitions yet to take them.
+    pub fn held(&self) -> usize {
+        self.groups.lock().map_or(0, |g| g.len())
+    }
+}
+
 /// Rows per decoded batch: large enough that per-batch overhead vanishes,
 /// small enough that a partition's filter works on cache-sized pieces.
 const DECODE_BATCH_ROWS: usize = 64 * 1024;
@@ -376,8 +491,9 @@ const DECODE_BATCH_ROWS: usize = 64 * 1024;
 fn decode(
     path: &Path,
     file: File,
-    spec: &TableSpec,
+    spec: &'static TableSpec,
     partition: Option<&Partition>,
+    shared: Option<&SharedGroups>,
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
     let failed = |panic: String| Decode::Parquet(decoder_failed(&panic));
@@ -465,11 +581,8 @@ fn decode(
         .and_then(|p| p.id_range())
         .and_then(|_| id_statistics(&meta));
     let wanted_group = |g: usize| -> bool {
-        match (partition, partition.and_then(|p| p.id_range()), &stats) {
-            (Some(p), Some((lo, hi)), Some(st)) => {
-                let (min, max, nulls) = st[g];
-                (max >= lo && min <= hi) || (nulls && p.index == Partition::NULL)
-            }
+        match (partition, &stats) {
+            (Some(p), Some(st)) => overlaps(p, st[g]),
             _ => true,
         }
     };
@@ -497,6 +610,44 @@ fn decode(
             })
             .collect()
     };
+    // A row group whose ids span several partitions' ranges is decoded once
+    // for all of them when the run shares its row groups.
+    let shared = match (shared, partition, &stats) {
+        (Some(cache), Some(p), Some(st)) if p.count > 1 => Some((cache, p, st)),
+        _ => None,
+    };
+    // The row group's batches as stored (unfiltered), its rows held to the
+    // footer's count and its bytes to the file's budget while decoding.
+    let read_group = |g: usize| -> std::result::Result<Vec<RecordBatch>, String> {
+        let expected = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
+        let handle = File::open(path).map_err(|e| e.to_string())?;
+        guard::check_pages(&handle, meta.metadata(), g, &leaves)?;
+        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
+            .with_row_groups(vec![g])
+            .with_projection(mask.clone())
+            .with_batch_size(DECODE_BATCH_ROWS)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let mut batches = Vec::new();
+        let mut rows = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| e.to_string())?;
+            budget.charge(batch.get_array_memory_size())?;
+            rows += batch.num_rows();
+            if rows > expected {
+                return Err(format!(
+                    "row group {g} holds more rows than the {expected} its footer says"
+                ));
+            }
+            batches.push(batch);
+        }
+        if rows != expected {
+            return Err(format!(
+                "row group {g} holds {rows} rows; its footer says {expected}"
+            ));
+        }
+        Ok(batches)
+    };
     // One task per row group: its batches, filtered to the partition, and
     // (when filtering) the file rows kept.
     type Piece = (Vec<RecordBatch>, Vec<u64>, usize);
@@ -505,57 +656,47 @@ fn decode(
         if !wanted_group(g) {
             return Ok((Vec::new(), Vec::new(), expected));
         }
-        let handle = File::open(path).map_err(|e| Decode::Parquet(e.to_string()))?;
-        guard::check_pages(&handle, meta.metadata(), g, &leaves).map_err(Decode::Parquet)?;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
-            .with_row_groups(vec![g])
-            .with_projection(mask.clone())
-            .with_batch_size(DECODE_BATCH_ROWS)
-            .build()
-            .map_err(perr)?;
+        let stored = match shared {
+            Some((cache, p, st)) if users_of(p, st[g]) > 1 => {
+                cache.get((path, spec.name, g), users_of(p, st[g]), || read_group(g))
+            }
+            _ => read_group(g),
+        }
+        .map_err(Decode::Parquet)?;
         let whole = whole_group(g);
-        let mut batches = Vec::new();
+        let mut batches = Vec::with_capacity(stored.len());
         let mut kept = Vec::new();
         let mut row = first_row;
-        for batch in reader {
-            let batch = batch.map_err(|e| Decode::Parquet(e.to_string()))?;
+        for batch in stored {
             let n = batch.num_rows();
-            budget
-                .charge(batch.get_array_memory_size())
-                .map_err(Decode::Parquet)?;
-            if row + n - first_row > expected {
-                return Err(Decode::Parquet(format!(
-                    "row group {g} holds more rows than the {expected} its footer says"
-                )));
-            }
             let batch = match (id_pos, partition) {
-                (Some(pos), Some(p)) if whole && ids_within(&batch, pos, p) => {
-                    kept.extend((row..row + n).map(|k| k as u64));
-                    batch
-                }
-                (Some(pos), Some(p)) => match partition_mask(&batch, pos, p) {
-                    Some(m) => {
+                (Some(pos), Some(p)) => {
+                    // A row group inside the range is kept whole; one on its
+                    // edge, in id order (as the range scheme expects), keeps
+                    // one slice; otherwise each row is judged.
+                    let span = if whole && ids_within(&batch, pos, p) {
+                        Some((0, n))
+                    } else {
+                        sorted_span(&batch, pos, p)
+                    };
+                    if let Some((from, to)) = span {
+                        kept.extend((row + from..row + to).map(|k| k as u64));
+                        batch.slice(from, to - from)
+                    } else if let Some(m) = partition_mask(&batch, pos, p) {
                         kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
                         filter_record_batch(&batch, &m)
                             .map_err(|e| Decode::Parquet(e.to_string()))?
-                    }
-                    None => {
+                    } else {
                         kept.extend((row..row + n).map(|k| k as u64));
                         batch
                     }
-                },
+                }
                 _ => batch,
             };
             row += n;
             batches.push(batch);
         }
-        if row - first_row != expected {
-            return Err(Decode::Parquet(format!(
-                "row group {g} holds {} rows; its footer says {expected}",
-                row - first_row
-            )));
-        }
-        Ok((batches, kept, row - first_row))
+        Ok((batches, kept, expected))
     };
     let pieces: Vec<Piece> = groups
         .par_iter()
@@ -686,14 +827,16 @@ fn unit_per_day(unit: &TimeUnit) -> i64 {
 
 /// Raw i64 values of a temporal array with their units per day.
 fn temporal(array: &ArrayRef) -> Option<(Int64Array, i64)> {
+    // `unary` maps the values buffer in one vectorizable pass and keeps the
+    // null buffer as it is (the values under nulls are mapped too, harmlessly).
     match array.data_type() {
         DataType::Date32 => {
             let a = array.as_primitive::<arrow::datatypes::Date32Type>();
-            Some((a.iter().map(|v| v.map(i64::from)).collect(), 1))
+            Some((a.unary(i64::from), 1))
         }
         DataType::Date64 => {
             let a = array.as_primitive::<arrow::datatypes::Date64Type>();
-            Some((a.iter().collect(), 86_400_000))
+            Some((a.reinterpret_cast::<Int64Type>(), 86_400_000))
         }
         DataType::Timestamp(unit, _) => {
             let c = cast(array, &DataType::Int64).ok()?;
@@ -706,31 +849,25 @@ fn temporal(array: &ArrayRef) -> Option<(Int64Array, i64)> {
 /// Whole days since 1970-01-01 (floor), for Date32, Date64 and timestamps.
 fn days(array: &ArrayRef) -> Option<Int64Array> {
     let (values, per_day) = temporal(array)?;
-    Some(
+    Some(if per_day == 1 {
         values
-            .iter()
-            .map(|v| v.map(|v| v.div_euclid(per_day)))
-            .collect(),
-    )
+    } else {
+        values.unary(|v| v.div_euclid(per_day))
+    })
 }
 
 /// Microseconds since the epoch; values that overflow become i64::MIN (out of range).
 fn micros(array: &ArrayRef) -> Option<Int64Array> {
     let (values, per_day) = temporal(array)?;
-    let mut b = Int64Builder::with_capacity(values.len());
-    for v in values.iter() {
-        b.append_option(v.map(|v| {
-            let scaled = if per_day == 1 {
-                v.checked_mul(MICROS_PER_DAY)
-            } else if per_day > MICROS_PER_DAY {
-                Some(v.div_euclid(per_day / MICROS_PER_DAY))
-            } else {
-                v.checked_mul(MICROS_PER_DAY / per_day)
-            };
-            scaled.unwrap_or(i64::MIN)
-        }));
-    }
-    Some(b.finish())
+    Some(if per_day == MICROS_PER_DAY {
+        values
+    } else if per_day > MICROS_PER_DAY {
+        let per_micro = per_day / MICROS_PER_DAY;
+        values.unary(|v| v.div_euclid(per_micro))
+    } else {
+        let scale = MICROS_PER_DAY / per_day;
+        values.unary(|v| v.checked_mul(scale).unwrap_or(i64::MIN))
+    })
 }
 
 /// Booleans, or integers that are all 0, 1 or null.
@@ -773,6 +910,26 @@ mod tests {
         assert_eq!(m.value(0), MICROS_PER_DAY + 5_000);
         let d32: ArrayRef = Arc::new(Date32Array::from(vec![10]));
         assert_eq!(micros(&d32).unwrap().value(0), 10 * MICROS_PER_DAY);
+        let d64: ArrayRef = Arc::new(arrow::array::Date64Array::from(vec![
+            Some(-1),
+            None,
+            Some(86_400_000),
+        ]));
+        let d = days(&d64).unwrap();
+        assert_eq!(d.iter().collect::<Vec<_>>(), vec![Some(-1), None, Some(1)]);
+        let us: ArrayRef = Arc::new(arrow::array::TimestampMicrosecondArray::from(vec![
+            Some(MICROS_PER_DAY * 3 - 1),
+            None,
+        ]));
+        assert_eq!(days(&us).unwrap().value(0), 2);
+        assert_eq!(micros(&us).unwrap().value(0), MICROS_PER_DAY * 3 - 1);
+        assert!(micros(&us).unwrap().is_null(1));
+        let ns: ArrayRef = Arc::new(arrow::array::TimestampNanosecondArray::from(vec![-1]));
+        assert_eq!(micros(&ns).unwrap().value(0), -1);
+        assert_eq!(days(&ns).unwrap().value(0), -1);
+        // A far date in seconds overflows microseconds: out of range.
+        let far: ArrayRef = Arc::new(arrow::array::TimestampSecondArray::from(vec![i64::MAX / 2]));
+        assert_eq!(micros(&far).unwrap().value(0), i64::MIN);
     }
 
     #[test]
@@ -791,5 +948,91 @@ mod tests {
         let s: ArrayRef = Arc::new(StringArray::from(vec!["1.0"]));
         assert!(convert(&s, ColumnKind::Amount).is_err());
         assert!(convert(&s, ColumnKind::Date).is_err());
+    }
+
+    fn ranges(starts: Vec<i64>, index: u32) -> Partition {
+        Partition {
+            index,
+            count: starts.len() as u32 + 1,
+            scheme: super::super::PartitionScheme::Ranges { starts },
+        }
+    }
+
+    #[test]
+    fn a_row_group_has_as_many_users_as_partitions_it_overlaps() {
+        let starts = vec![10, 20, 30];
+        for stat in [
+            (0, 5, false),
+            (5, 15, false),
+            (12, 35, false),
+            (20, 29, true),
+            (0, 100, true),
+            (30, 30, false),
+            (i64::MIN, i64::MAX, false),
+        ] {
+            let overlapping = (0..4)
+                .filter(|&k| overlaps(&ranges(starts.clone(), k), stat))
+                .count();
+            assert_eq!(
+                users_of(&ranges(starts.clone(), 2), stat),
+                overlapping,
+                "{stat:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_edge_row_group_in_id_order_keeps_one_slice() {
+        let ids: ArrayRef = Arc::new(Int64Array::from(vec![8, 9, 10, 10, 15, 19, 20, 21]));
+        let batch = RecordBatch::try_from_iter([("borrower_id", ids)]).unwrap();
+        let p = ranges(vec![10, 20], 1);
+        assert_eq!(sorted_span(&batch, 0, &p), Some((2, 6)));
+        assert_eq!(
+            sorted_span(&batch, 0, &ranges(vec![10, 20], 0)),
+            Some((0, 2))
+        );
+        assert_eq!(
+            sorted_span(&batch, 0, &ranges(vec![30, 40], 2)),
+            Some((8, 8))
+        );
+        // Out of order, or with a null id: each row is judged instead.
+        let unsorted: ArrayRef = Arc::new(Int64Array::from(vec![10, 9]));
+        let batch = RecordBatch::try_from_iter([("borrower_id", unsorted)]).unwrap();
+        assert_eq!(sorted_span(&batch, 0, &p), None);
+        let nulls: ArrayRef = Arc::new(Int64Array::from(vec![Some(10), None]));
+        let batch = RecordBatch::try_from_iter([("borrower_id", nulls)]).unwrap();
+        assert_eq!(sorted_span(&batch, 0, &p), None);
+    }
+
+    #[test]
+    fn a_shared_row_group_is_decoded_once_and_dropped_by_its_last_user() {
+        let shared = SharedGroups::default();
+        let decoded = std::sync::atomic::AtomicUsize::new(0);
+        let decode = || {
+            decoded.fetch_add(1, Ordering::SeqCst);
+            let ids: ArrayRef = Arc::new(Int64Array::from(vec![1, 2]));
+            Ok(vec![
+                RecordBatch::try_from_iter([("borrower_id", ids)]).unwrap()
+            ])
+        };
+        let key = (Path::new("a.parquet"), "schedule", 3);
+        let first = shared.get(key, 3, decode).unwrap();
+        assert_eq!(shared.held(), 1);
+        let second = shared.get(key, 3, decode).unwrap();
+        assert_eq!(first[0].num_rows(), second[0].num_rows());
+        assert_eq!(shared.held(), 1);
+        // Another table's reading of the same row group is another entry.
+        shared
+            .get((Path::new("a.parquet"), "payments", 3), 1, decode)
+            .unwrap();
+        assert_eq!(shared.held(), 1);
+        shared.get(key, 3, decode).unwrap();
+        assert_eq!(shared.held(), 0);
+        assert_eq!(decoded.load(Ordering::SeqCst), 2);
+        // A failed decode is shared too (every user gets the error).
+        let failing = || Err("bad page".to_string());
+        assert!(shared.get(key, 2, failing).is_err());
+        assert!(shared.get(key, 2, decode).is_err());
+        assert_eq!(shared.held(), 0);
     }
 }

@@ -29,6 +29,9 @@ pub struct LoadOptions {
     pub strict: bool,
     /// Load only this partition's borrowers (None: all).
     pub partition: Option<super::Partition>,
+    /// Row groups shared with the other partitions of the same run (decoded
+    /// once for all of them).
+    pub shared: Option<std::sync::Arc<super::read::SharedGroups>>,
 }
 
 /// A rejected input row.
@@ -438,7 +441,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| log::debug!("load: {what} done at {:.3}s", clock.elapsed().as_secs_f64());
-    let schedule_raw = read_table(&paths.schedule, &SCHEDULE, opts.partition.as_ref())?;
+    let schedule_raw = read_table(
+        &paths.schedule,
+        &SCHEDULE,
+        opts.partition.as_ref(),
+        opts.shared.as_deref(),
+    )?;
     lap("schedule read");
     if schedule_raw.file_rows == 0 {
         return Err(ContractError::NoRows {
@@ -461,7 +469,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     lap("schedule validated");
     let n = borrowers.len();
 
-    let payments_raw = read_table(&paths.payments, payments_spec, opts.partition.as_ref())?;
+    let payments_raw = read_table(
+        &paths.payments,
+        payments_spec,
+        opts.partition.as_ref(),
+        opts.shared.as_deref(),
+    )?;
     lap("payments read");
     same_id_type(&payments_raw, "borrower_id", id_type)?;
     if let Some(t) = loan_type {
@@ -480,7 +493,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let contacts = match paths.contacts.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &CONTACTS, opts.partition.as_ref())?;
+            let raw = read_table(
+                p,
+                &CONTACTS,
+                opts.partition.as_ref(),
+                opts.shared.as_deref(),
+            )?;
             lap("contacts read");
             same_id_type(&raw, "borrower_id", id_type)?;
             let c = load_contacts(&raw, &borrowers, &mut reports, &mut rejects);
@@ -493,7 +511,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let (flags, attributes) = match paths.borrowers.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &BORROWERS, opts.partition.as_ref())?;
+            let raw = read_table(
+                p,
+                &BORROWERS,
+                opts.partition.as_ref(),
+                opts.shared.as_deref(),
+            )?;
             same_id_type(&raw, "borrower_id", id_type)?;
             for name in &opts.attributes {
                 if raw.column(name).is_none() || BORROWERS.kind_of(name).is_some() {
@@ -516,7 +539,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let labels = match paths.labels.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &LABELS, opts.partition.as_ref())?;
+            let raw = read_table(p, &LABELS, opts.partition.as_ref(), opts.shared.as_deref())?;
             same_id_type(&raw, "borrower_id", id_type)?;
             Some(load_labels(&raw, &borrowers, &mut reports, &mut rejects))
         }

@@ -152,7 +152,14 @@ fn prepare(models: &[&LoadedModel], opts: &SnapshotInputs, report_file: &Path) -
     };
     // Bad dates, horizon or tolerance fail before any input is read.
     let as_of = snapshot_options.check()?;
-    let ledger = load_ledger_for(models, &opts.inputs, opts.strict, None)?;
+    let ledger = load_ledger_for(
+        models,
+        &opts.inputs,
+        crate::contract::LoadOptions {
+            strict: opts.strict,
+            ..Default::default()
+        },
+    )?;
     let Some(data_end) = ledger.last_payment else {
         return Err(Error::Usage(format!(
             "{}: no payments, so the ledger shows no outcome to backtest against",

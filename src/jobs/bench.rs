@@ -239,7 +239,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
             let (rows, secs, rss) = timed(|| {
                 let mut rows = 0;
                 for (path, spec) in &files {
-                    rows += read::read_table(path, spec, None)?.rows as u64;
+                    rows += read::read_table(path, spec, None, None)?.rows as u64;
                 }
                 Ok(rows)
             })?;
@@ -336,8 +336,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 &inputs,
                 tonight,
                 crate::ledger::DEFAULT_TOLERANCE,
-                false,
-                None,
+                LoadOptions::default(),
                 &mut clock,
             )?;
             let (decisions, arms) = crate::jobs::run::decide_all(&strategy, &s, tonight);

@@ -27,7 +27,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::contract::{InputPaths, Partition, PartitionScheme};
+use crate::contract::read::SharedGroups;
+use crate::contract::{InputPaths, LoadOptions, Partition, PartitionScheme};
 use crate::dates::{self, Day};
 use crate::error::{Error, Result};
 use crate::jobs::score::load_and_score;
@@ -668,6 +669,7 @@ fn score_part(
     opts: &RunOptions,
     prep: &Prepared,
     partition: Option<Partition>,
+    shared: Option<Arc<SharedGroups>>,
     clock: &mut Stopwatch,
 ) -> Result<Part> {
     let strategy = &prep.strategy;
@@ -676,8 +678,12 @@ fn score_part(
         &opts.inputs,
         opts.as_of,
         opts.tolerance,
-        opts.strict,
-        partition.clone(),
+        LoadOptions {
+            strict: opts.strict,
+            partition: partition.clone(),
+            shared,
+            ..LoadOptions::default()
+        },
         clock,
     )?;
     if s.model_sha256 != prep.model_sha256 {
@@ -1257,7 +1263,7 @@ pub fn run_observed(
             };
             let dest = partition_dir(&opts.out, opts.as_of, index, count);
             let _lock = lock(&dest)?;
-            let part = score_part(opts, &prep, Some(p), &mut clock)?;
+            let part = score_part(opts, &prep, Some(p), None, &mut clock)?;
             let stage = output::dir::StagedDir::create(&dest)?;
             let m = write_part(part, stage.path(), &dest, &mut clock)?;
             crate::jobs::interrupt::boundary("publish")?;
@@ -1269,7 +1275,7 @@ pub fn run_observed(
             let _lock = lock(&out_dir)?;
             let stage = output::dir::StagedDir::create(&out_dir)?;
             let m = if count == 1 {
-                let part = score_part(opts, &prep, None, &mut clock)?;
+                let part = score_part(opts, &prep, None, None, &mut clock)?;
                 // Too much drift fails the night before anything is written.
                 if let Some(d) = &part.manifest.drift {
                     d.check()?;
@@ -1428,6 +1434,8 @@ fn score_partitions(
     let done = Condvar::new();
     let observer = std::sync::Arc::new(Mutex::new(clock.take_observer()));
     let workers = PARTITIONS_IN_FLIGHT.min(count as usize);
+    // Row groups that hold ids of neighbouring partitions are decoded once.
+    let shared = Arc::new(SharedGroups::default());
     let mut consumer_error = None;
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -1460,9 +1468,10 @@ fn score_partitions(
                         count,
                         scheme: prep.scheme.clone(),
                     };
-                    let r = score_part(opts, prep, Some(p), &mut part_clock).and_then(|part| {
-                        spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
-                    });
+                    let r = score_part(opts, prep, Some(p), Some(shared.clone()), &mut part_clock)
+                        .and_then(|part| {
+                            spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
+                        });
                     if r.is_err() {
                         failed.store(true, Ordering::SeqCst);
                     }

@@ -142,10 +142,9 @@ impl LoadedModel {
 pub fn load_ledger_for(
     models: &[&LoadedModel],
     inputs: &InputPaths,
-    strict: bool,
-    partition: Option<contract::Partition>,
+    load: LoadOptions,
 ) -> Result<contract::Ledger> {
-    let mut attributes: Vec<String> = Vec::new();
+    let mut attributes = load.attributes.clone();
     for m in models {
         let own = m.attributes();
         let expected = ledger::feature_names(inputs.contacts.is_some(), &own);
@@ -172,15 +171,7 @@ pub fn load_ledger_for(
             }
         }
     }
-    contract::load(
-        inputs,
-        &LoadOptions {
-            attributes,
-            strict,
-            partition,
-        },
-    )
-    .map_err(|e| match e {
+    contract::load(inputs, &LoadOptions { attributes, ..load }).map_err(|e| match e {
         // An attribute a model needs is not in the borrowers table.
         ContractError::UnknownAttribute { column, .. } => {
             let m = models
@@ -209,12 +200,11 @@ pub fn load_and_score(
     inputs: &InputPaths,
     as_of: Day,
     tolerance: f64,
-    strict: bool,
-    partition: Option<contract::Partition>,
+    load: LoadOptions,
     clock: &mut crate::jobs::Stopwatch,
 ) -> Result<Scored> {
     let loaded = LoadedModel::read(model_path)?;
-    let ledger = load_ledger_for(&[&loaded], inputs, strict, partition)?;
+    let ledger = load_ledger_for(&[&loaded], inputs, load)?;
     clock.lap("read and validate")?;
     let snapshots = SnapshotOptions {
         as_of: vec![as_of],
@@ -254,8 +244,10 @@ pub fn run(opts: &ScoreOptions) -> Result<ScoreSummary> {
         &opts.inputs,
         opts.as_of,
         opts.tolerance,
-        opts.strict,
-        None,
+        LoadOptions {
+            strict: opts.strict,
+            ..LoadOptions::default()
+        },
         &mut clock,
     )?;
     let batch = tables::scored_table(&s.ledger, &s.features, &s.model, &s.rows, &s.model_sha256);

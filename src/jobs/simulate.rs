@@ -233,7 +233,17 @@ fn from_snapshot(
     baseline: &Loaded,
 ) -> Result<Decided> {
     let mut clock = crate::jobs::Stopwatch::default();
-    let s = load_and_score(model, inputs, as_of, tolerance, strict, None, &mut clock)?;
+    let s = load_and_score(
+        model,
+        inputs,
+        as_of,
+        tolerance,
+        crate::contract::LoadOptions {
+            strict,
+            ..Default::default()
+        },
+        &mut clock,
+    )?;
     let model_bands: Vec<String> = s.model.bands.iter().map(|b| b.band.clone()).collect();
     for l in [new, baseline] {
         check_bands(&l.strategy, &l.path, model_bands.iter().map(String::as_str))?;
