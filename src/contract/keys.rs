@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::read::Column;
@@ -40,7 +41,10 @@ impl IdType {
 
 #[derive(Debug)]
 enum Keys {
-    Int(Vec<i64>, FxHashMap<i64, u32>),
+    /// Sorted integer ids, found by search (rows mostly arrive in id order,
+    /// so a search from the previous id's position ends in a step or two).
+    Int(Vec<i64>),
+    /// Sorted string ids and a map to their positions.
     Str(Vec<Box<str>>, FxHashMap<Box<str>, u32>),
 }
 
@@ -51,21 +55,44 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// The distinct non-null ids of `column` at `rows`, sorted.
-    pub fn build(column: &Column, rows: impl Iterator<Item = usize>) -> Self {
+    /// The distinct non-null ids of `column` at the rows `row(item)` of
+    /// `items`, sorted. Chunks of items are reduced to their sorted distinct
+    /// ids in parallel, then merged.
+    pub fn build<T: Sync>(column: &Column, items: &[T], row: impl Fn(&T) -> usize + Sync) -> Self {
+        const CHUNK: usize = 64 * 1024;
+        // Inputs are usually grouped by id: skipping runs of the same id
+        // first makes each sort small.
+        fn distinct<K: Ord + PartialEq>(keys: impl Iterator<Item = K>) -> Vec<K> {
+            let mut v: Vec<K> = Vec::new();
+            for k in keys {
+                if v.last() != Some(&k) {
+                    v.push(k);
+                }
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+        fn merged<K: Ord + Send>(parts: Vec<Vec<K>>) -> Vec<K> {
+            let mut v: Vec<K> = parts.into_iter().flatten().collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
         let keys = match column {
             Column::StrId(a) => {
-                // Inputs are usually grouped by borrower: skipping runs of the
-                // same id first makes the sort small.
-                let mut v: Vec<&str> = Vec::new();
-                for s in rows.filter(|&r| a.is_valid(r)).map(|r| a.value(r)) {
-                    if v.last() != Some(&s) {
-                        v.push(s);
-                    }
-                }
-                v.sort_unstable();
-                v.dedup();
-                let sorted: Vec<Box<str>> = v.into_iter().map(Box::from).collect();
+                let parts: Vec<Vec<&str>> = items
+                    .par_chunks(CHUNK)
+                    .map(|c| {
+                        distinct(
+                            c.iter()
+                                .map(&row)
+                                .filter(|&r| a.is_valid(r))
+                                .map(|r| a.value(r)),
+                        )
+                    })
+                    .collect();
+                let sorted: Vec<Box<str>> = merged(parts).into_iter().map(Box::from).collect();
                 let map = sorted
                     .iter()
                     .enumerate()
@@ -74,19 +101,21 @@ impl KeyIndex {
                 Keys::Str(sorted, map)
             }
             Column::IntId(a) => {
-                let mut v: Vec<i64> = Vec::new();
-                for k in rows.filter(|&r| a.is_valid(r)).map(|r| a.value(r)) {
-                    if v.last() != Some(&k) {
-                        v.push(k);
-                    }
-                }
-                v.sort_unstable();
-                v.dedup();
-                let map = v.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
-                Keys::Int(v, map)
+                let parts: Vec<Vec<i64>> = items
+                    .par_chunks(CHUNK)
+                    .map(|c| {
+                        distinct(
+                            c.iter()
+                                .map(&row)
+                                .filter(|&r| a.is_valid(r))
+                                .map(|r| a.value(r)),
+                        )
+                    })
+                    .collect();
+                Keys::Int(merged(parts))
             }
             // Only id columns reach here (the contract types them).
-            _ => Keys::Int(Vec::new(), FxHashMap::default()),
+            _ => Keys::Int(Vec::new()),
         };
         Self { keys }
     }
@@ -94,7 +123,7 @@ impl KeyIndex {
     /// Number of distinct ids.
     pub fn len(&self) -> usize {
         match &self.keys {
-            Keys::Int(v, _) => v.len(),
+            Keys::Int(v) => v.len(),
             Keys::Str(v, _) => v.len(),
         }
     }
@@ -116,9 +145,9 @@ impl KeyIndex {
     /// `column` must have this index's id type.
     pub fn lookup(&self, column: &Column, row: usize) -> Option<u32> {
         match (&self.keys, column) {
-            (Keys::Int(_, m), Column::IntId(a)) => {
-                a.is_valid(row).then(|| m.get(&a.value(row)).copied())?
-            }
+            (Keys::Int(v), Column::IntId(a)) => a
+                .is_valid(row)
+                .then(|| v.binary_search(&a.value(row)).ok().map(|i| i as u32))?,
             (Keys::Str(_, m), Column::StrId(a)) => {
                 a.is_valid(row).then(|| m.get(a.value(row)).copied())?
             }
@@ -139,7 +168,7 @@ impl KeyIndex {
     /// The ids at `indices`, as an Arrow array of the id type.
     pub fn take(&self, indices: &[u32]) -> ArrayRef {
         match &self.keys {
-            Keys::Int(v, _) => Arc::new(Int64Array::from_iter_values(
+            Keys::Int(v) => Arc::new(Int64Array::from_iter_values(
                 indices.iter().map(|&i| v[i as usize]),
             )),
             Keys::Str(v, _) => Arc::new(StringArray::from_iter_values(
@@ -151,10 +180,33 @@ impl KeyIndex {
     /// The id at `index`, for messages.
     pub fn display(&self, index: u32) -> String {
         match &self.keys {
-            Keys::Int(v, _) => v[index as usize].to_string(),
+            Keys::Int(v) => v[index as usize].to_string(),
             Keys::Str(v, _) => v[index as usize].to_string(),
         }
     }
+}
+
+/// The position of `key` in the sorted `v`, searched first at `from`
+/// onwards with steps that double (a galloping search: a few probes when
+/// the key is near `from`), then before `from`.
+fn search_from(v: &[i64], from: usize, key: i64) -> Option<usize> {
+    if from >= v.len() || v[from] > key {
+        return v[..from.min(v.len())].binary_search(&key).ok();
+    }
+    // v[lo] <= key; find hi with v[hi] > key (or the end).
+    let (mut lo, mut step) = (from, 1);
+    let hi = loop {
+        let probe = lo + step;
+        if probe >= v.len() {
+            break v.len();
+        }
+        if v[probe] > key {
+            break probe;
+        }
+        lo = probe;
+        step *= 2;
+    };
+    v[lo..hi].binary_search(&key).ok().map(|i| lo + i)
 }
 
 /// See [`KeyIndex::cached`].
@@ -182,21 +234,25 @@ impl CachedLookup<'_> {
                 return found;
             }
         }
-        // Rows sorted by id move to the next id in sorted order: try it
-        // before hashing (a hash probe into a large map is a cache miss).
-        let next = self.last.and_then(|(_, f)| f).map(|i| i as usize + 1);
-        let guessed = next.filter(|&i| match (&self.index.keys, self.column) {
-            (Keys::Int(v, _), Column::IntId(a)) => {
-                i < v.len() && a.is_valid(row) && a.value(row) == v[i]
+        // Rows sorted by id move forward in sorted order: integer ids are
+        // searched from the previous id's position (a step for the next id),
+        // string ids try the next id before hashing (a hash probe into a
+        // large map is a cache miss).
+        let next = self.last.and_then(|(_, f)| f).map_or(0, |i| i as usize + 1);
+        let found = match (&self.index.keys, self.column) {
+            (Keys::Int(v), Column::IntId(a)) => {
+                if a.is_valid(row) {
+                    search_from(v, next, a.value(row)).map(|i| i as u32)
+                } else {
+                    None
+                }
             }
-            (Keys::Str(v, _), Column::StrId(a)) => {
-                i < v.len() && a.is_valid(row) && a.value(row) == &*v[i]
+            (Keys::Str(v, _), Column::StrId(a))
+                if next < v.len() && a.is_valid(row) && a.value(row) == &*v[next] =>
+            {
+                Some(next as u32)
             }
-            _ => false,
-        });
-        let found = match guessed {
-            Some(i) => Some(i as u32),
-            None => self.index.lookup(self.column, row),
+            _ => self.index.lookup(self.column, row),
         };
         self.last = Some((row, found));
         found
@@ -215,14 +271,14 @@ mod tests {
             Some("a"),
             Some("b"),
         ]));
-        let idx = KeyIndex::build(&col, 0..4);
+        let idx = KeyIndex::build(&col, &[0, 1, 2, 3], |&r| r);
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.lookup(&col, 0), Some(1));
         assert_eq!(idx.lookup(&col, 1), None);
         assert_eq!(idx.lookup(&col, 2), Some(0));
         assert_eq!(idx.display(0), "a");
         let ints = Column::IntId(Int64Array::from(vec![30, 10, 20]));
-        let idx = KeyIndex::build(&ints, 0..3);
+        let idx = KeyIndex::build(&ints, &[0, 1, 2], |&r| r);
         assert_eq!(idx.lookup(&ints, 0), Some(2));
         assert_eq!(idx.id_type(), IdType::Int);
         // A column of the other type never matches.
@@ -237,5 +293,20 @@ mod tests {
         let mut c = idx.cached(&sorted);
         let got: Vec<_> = (0..6).map(|r| c.get(r)).collect();
         assert_eq!(got, vec![Some(0), Some(1), Some(1), Some(2), None, Some(0)]);
+    }
+
+    #[test]
+    fn a_search_from_any_position_finds_what_a_binary_search_finds() {
+        let v: Vec<i64> = (0..300).map(|i| i * 3 - 200).collect();
+        for from in [0, 1, 2, 7, 150, 298, 299, 300, 400] {
+            for key in -205..710 {
+                assert_eq!(
+                    search_from(&v, from, key),
+                    v.binary_search(&key).ok(),
+                    "from {from}, key {key}"
+                );
+            }
+        }
+        assert_eq!(search_from(&[], 0, 1), None);
     }
 }

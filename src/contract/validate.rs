@@ -610,8 +610,8 @@ fn load_schedule(
         }
         (checked, rj.rejects)
     });
-    let borrowers = KeyIndex::build(ids, checked.iter().map(|c| c.0));
-    let loans = loan_col.map(|l| KeyIndex::build(l, checked.iter().map(|c| c.0)));
+    let borrowers = KeyIndex::build(ids, &checked, |c| c.0);
+    let loans = loan_col.map(|l| KeyIndex::build(l, &checked, |c| c.0));
     // Installments and the (borrower, loan) pairs, in parallel chunks.
     type Pairs = FxHashSet<(u32, u32)>;
     let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<Pairs>) = checked
