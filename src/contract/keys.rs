@@ -162,6 +162,7 @@ impl KeyIndex {
             index: self,
             column,
             last: None,
+            cursor: 0,
         }
     }
 
@@ -186,24 +187,38 @@ impl KeyIndex {
     }
 }
 
-/// The position of `key` in the sorted `v`, searched first at `from`
-/// onwards with steps that double (a galloping search: a few probes when
-/// the key is near `from`), then before `from`.
+/// The position of `key` in the sorted `v`, searched from `from` with steps
+/// that double (a galloping search, forwards or backwards: a few probes when
+/// the key is near `from`, as the next or an interleaved id is).
 fn search_from(v: &[i64], from: usize, key: i64) -> Option<usize> {
-    if from >= v.len() || v[from] > key {
-        return v[..from.min(v.len())].binary_search(&key).ok();
+    let from = from.min(v.len());
+    if from < v.len() && v[from] <= key {
+        // v[lo] <= key; find hi > lo with v[hi] > key (or the end).
+        let (mut lo, mut step) = (from, 1);
+        let hi = loop {
+            let probe = lo + step;
+            if probe >= v.len() {
+                break v.len();
+            }
+            if v[probe] > key {
+                break probe;
+            }
+            lo = probe;
+            step *= 2;
+        };
+        return v[lo..hi].binary_search(&key).ok().map(|i| lo + i);
     }
-    // v[lo] <= key; find hi with v[hi] > key (or the end).
-    let (mut lo, mut step) = (from, 1);
-    let hi = loop {
-        let probe = lo + step;
-        if probe >= v.len() {
-            break v.len();
+    // key < v[hi] (or hi is the end); find lo < hi with v[lo] <= key (or 0).
+    let (mut hi, mut step) = (from, 1);
+    let lo = loop {
+        if hi < step {
+            break 0;
         }
-        if v[probe] > key {
+        let probe = hi - step;
+        if v[probe] <= key {
             break probe;
         }
-        lo = probe;
+        hi = probe;
         step *= 2;
     };
     v[lo..hi].binary_search(&key).ok().map(|i| lo + i)
@@ -214,6 +229,8 @@ pub struct CachedLookup<'a> {
     index: &'a KeyIndex,
     column: &'a Column,
     last: Option<(usize, Option<u32>)>,
+    /// Where the next search starts: after the last id found.
+    cursor: usize,
 }
 
 impl CachedLookup<'_> {
@@ -238,7 +255,7 @@ impl CachedLookup<'_> {
         // searched from the previous id's position (a step for the next id),
         // string ids try the next id before hashing (a hash probe into a
         // large map is a cache miss).
-        let next = self.last.and_then(|(_, f)| f).map_or(0, |i| i as usize + 1);
+        let next = self.cursor;
         let found = match (&self.index.keys, self.column) {
             (Keys::Int(v), Column::IntId(a)) => {
                 if a.is_valid(row) {
@@ -254,6 +271,9 @@ impl CachedLookup<'_> {
             }
             _ => self.index.lookup(self.column, row),
         };
+        if let Some(i) = found {
+            self.cursor = i as usize + 1;
+        }
         self.last = Some((row, found));
         found
     }

@@ -118,18 +118,22 @@ pub fn ledger_features(w: &Waterfall, t: Day, tolerance: f64, out: &mut Vec<f64>
     out.push(overdue);
     out.push(future);
     out.push(due_idx.len() as f64);
-    for (_, min_late) in THRESHOLDS {
-        for (_, window) in WINDOWS {
-            let n = due_idx
-                .iter()
-                .zip(&late)
-                .filter(|(&i, &l)| {
-                    l >= min_late && (window == Day::MAX || w.installments[i].due > t - window)
-                })
-                .count();
-            out.push(n as f64);
+    // The lateness counts, threshold by window, in one pass.
+    let mut counts = [[0u32; WINDOWS.len()]; THRESHOLDS.len()];
+    for (&i, &l) in due_idx.iter().zip(&late) {
+        let due = w.installments[i].due;
+        for (row, (_, min_late)) in counts.iter_mut().zip(THRESHOLDS) {
+            if l < min_late {
+                continue;
+            }
+            for (n, (_, window)) in row.iter_mut().zip(WINDOWS) {
+                if window == Day::MAX || due > t - window {
+                    *n += 1;
+                }
+            }
         }
     }
+    out.extend(counts.iter().flatten().map(|&n| f64::from(n)));
     out.push(f64::from(late.iter().copied().max().unwrap_or(0)));
     out.push(if late.is_empty() {
         0.0

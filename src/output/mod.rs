@@ -68,12 +68,18 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 
 /// Writer properties shared by every Parquet output: zstd level 1 (fast to
 /// write, a fraction of the size of uncompressed), a fixed `created_by` so the
-/// bytes do not depend on the library build, and bounded row groups.
+/// bytes do not depend on the library build, and bounded row groups. The
+/// columns whose values are (nearly) all distinct, the borrower id and the
+/// probability, are not dictionary-encoded: the writer would hash every
+/// value into a dictionary only to give it up once it grows too large.
 pub fn writer_properties() -> WriterProperties {
+    use parquet::schema::types::ColumnPath;
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(1).expect("1 is a valid zstd level"),
         ))
+        .set_column_dictionary_enabled(ColumnPath::from("borrower_id"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("p_repay"), false)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("dunning {}", env!("CARGO_PKG_VERSION")))
         .build()
