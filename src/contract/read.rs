@@ -434,8 +434,9 @@ struct SharedGroup {
 
 impl std::fmt::Debug for SharedGroups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.groups.lock().map_or(0, |g| g.len());
-        f.debug_struct("SharedGroups").field("held", &held).finish()
+        f.debug_struct("SharedGroups")
+            .field("held", &self.held())
+            .finish()
     }
 }
 
