@@ -619,8 +619,7 @@ fn decode(
     };
     // The row group's batches as stored (unfiltered), its rows held to the
     // footer's count and its bytes to the file's budget while decoding.
-    let read_group = |g: usize| -> std::result::Result<Vec<RecordBatch>, String> {
-        let expected = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
+    let read_group = |g: usize, expected: usize| -> std::result::Result<Vec<RecordBatch>, String> {
         let handle = File::open(path).map_err(|e| e.to_string())?;
         guard::check_pages(&handle, meta.metadata(), g, &leaves)?;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
@@ -659,9 +658,11 @@ fn decode(
         }
         let stored = match shared {
             Some((cache, p, st)) if users_of(p, st[g]) > 1 => {
-                cache.get((path, spec.name, g), users_of(p, st[g]), || read_group(g))
+                cache.get((path, spec.name, g), users_of(p, st[g]), || {
+                    read_group(g, expected)
+                })
             }
-            _ => read_group(g),
+            _ => read_group(g, expected),
         }
         .map_err(Decode::Parquet)?;
         let whole = whole_group(g);
