@@ -59,40 +59,13 @@ impl KeyIndex {
     /// `items`, sorted. Chunks of items are reduced to their sorted distinct
     /// ids in parallel, then merged.
     pub fn build<T: Sync>(column: &Column, items: &[T], row: impl Fn(&T) -> usize + Sync) -> Self {
-        const CHUNK: usize = 64 * 1024;
-        // Inputs are usually grouped by id: skipping runs of the same id
-        // first makes each sort small.
-        fn distinct<K: Ord + PartialEq>(keys: impl Iterator<Item = K>) -> Vec<K> {
-            let mut v: Vec<K> = Vec::new();
-            for k in keys {
-                if v.last() != Some(&k) {
-                    v.push(k);
-                }
-            }
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
-        fn merged<K: Ord + Send>(parts: Vec<Vec<K>>) -> Vec<K> {
-            let mut v: Vec<K> = parts.into_iter().flatten().collect();
-            v.sort_unstable();
-            v.dedup();
-            v
-        }
         let keys = match column {
             Column::StrId(a) => {
-                let parts: Vec<Vec<&str>> = items
-                    .par_chunks(CHUNK)
-                    .map(|c| {
-                        distinct(
-                            c.iter()
-                                .map(&row)
-                                .filter(|&r| a.is_valid(r))
-                                .map(|r| a.value(r)),
-                        )
-                    })
-                    .collect();
-                let sorted: Vec<Box<str>> = merged(parts).into_iter().map(Box::from).collect();
+                let sorted: Vec<Box<str>> =
+                    sorted_distinct(items, &row, |r| a.is_valid(r).then(|| a.value(r)))
+                        .into_iter()
+                        .map(Box::from)
+                        .collect();
                 let map = sorted
                     .iter()
                     .enumerate()
@@ -100,20 +73,9 @@ impl KeyIndex {
                     .collect();
                 Keys::Str(sorted, map)
             }
-            Column::IntId(a) => {
-                let parts: Vec<Vec<i64>> = items
-                    .par_chunks(CHUNK)
-                    .map(|c| {
-                        distinct(
-                            c.iter()
-                                .map(&row)
-                                .filter(|&r| a.is_valid(r))
-                                .map(|r| a.value(r)),
-                        )
-                    })
-                    .collect();
-                Keys::Int(merged(parts))
-            }
+            Column::IntId(a) => Keys::Int(sorted_distinct(items, &row, |r| {
+                a.is_valid(r).then(|| a.value(r))
+            })),
             // Only id columns reach here (the contract types them).
             _ => Keys::Int(Vec::new()),
         };
@@ -185,6 +147,37 @@ impl KeyIndex {
             Keys::Str(v, _) => v[index as usize].to_string(),
         }
     }
+}
+
+/// The distinct keys `key(row(item))` of `items` (None: no key), sorted.
+/// Chunks of items are reduced to their sorted distinct keys in parallel,
+/// then merged.
+fn sorted_distinct<T: Sync, K: Ord + Send>(
+    items: &[T],
+    row: impl Fn(&T) -> usize + Sync,
+    key: impl Fn(usize) -> Option<K> + Sync,
+) -> Vec<K> {
+    const CHUNK: usize = 64 * 1024;
+    let parts: Vec<Vec<K>> = items
+        .par_chunks(CHUNK)
+        .map(|c| {
+            // Inputs are usually grouped by id: skipping runs of the same id
+            // first makes each sort small.
+            let mut v: Vec<K> = Vec::new();
+            for k in c.iter().filter_map(|item| key(row(item))) {
+                if v.last() != Some(&k) {
+                    v.push(k);
+                }
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        })
+        .collect();
+    let mut v: Vec<K> = parts.into_iter().flatten().collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// The position of `key` in the sorted `v`, searched from `from` with steps

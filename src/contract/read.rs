@@ -656,11 +656,10 @@ fn decode(
         if !wanted_group(g) {
             return Ok((Vec::new(), Vec::new(), expected));
         }
+        let users = shared.map_or(1, |(_, p, st)| users_of(p, st[g]));
         let stored = match shared {
-            Some((cache, p, st)) if users_of(p, st[g]) > 1 => {
-                cache.get((path, spec.name, g), users_of(p, st[g]), || {
-                    read_group(g, expected)
-                })
+            Some((cache, ..)) if users > 1 => {
+                cache.get((path, spec.name, g), users, || read_group(g, expected))
             }
             _ => read_group(g, expected),
         }

@@ -441,12 +441,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     let clock = std::time::Instant::now();
     let lap =
         |what: &str| log::debug!("load: {what} done at {:.3}s", clock.elapsed().as_secs_f64());
-    let schedule_raw = read_table(
-        &paths.schedule,
-        &SCHEDULE,
-        opts.partition.as_ref(),
-        opts.shared.as_deref(),
-    )?;
+    // Every table is read for this load's partition, sharing row groups
+    // with the run's other partitions.
+    let read = |path: &std::path::Path, spec: &'static super::TableSpec| {
+        read_table(path, spec, opts.partition.as_ref(), opts.shared.as_deref())
+    };
+    let schedule_raw = read(&paths.schedule, &SCHEDULE)?;
     lap("schedule read");
     if schedule_raw.file_rows == 0 {
         return Err(ContractError::NoRows {
@@ -469,12 +469,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     lap("schedule validated");
     let n = borrowers.len();
 
-    let payments_raw = read_table(
-        &paths.payments,
-        payments_spec,
-        opts.partition.as_ref(),
-        opts.shared.as_deref(),
-    )?;
+    let payments_raw = read(&paths.payments, payments_spec)?;
     lap("payments read");
     same_id_type(&payments_raw, "borrower_id", id_type)?;
     if let Some(t) = loan_type {
@@ -493,12 +488,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let contacts = match paths.contacts.as_deref() {
         Some(p) => {
-            let raw = read_table(
-                p,
-                &CONTACTS,
-                opts.partition.as_ref(),
-                opts.shared.as_deref(),
-            )?;
+            let raw = read(p, &CONTACTS)?;
             lap("contacts read");
             same_id_type(&raw, "borrower_id", id_type)?;
             let c = load_contacts(&raw, &borrowers, &mut reports, &mut rejects);
@@ -511,12 +501,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let (flags, attributes) = match paths.borrowers.as_deref() {
         Some(p) => {
-            let raw = read_table(
-                p,
-                &BORROWERS,
-                opts.partition.as_ref(),
-                opts.shared.as_deref(),
-            )?;
+            let raw = read(p, &BORROWERS)?;
             same_id_type(&raw, "borrower_id", id_type)?;
             for name in &opts.attributes {
                 if raw.column(name).is_none() || BORROWERS.kind_of(name).is_some() {
@@ -539,7 +524,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
 
     let labels = match paths.labels.as_deref() {
         Some(p) => {
-            let raw = read_table(p, &LABELS, opts.partition.as_ref(), opts.shared.as_deref())?;
+            let raw = read(p, &LABELS)?;
             same_id_type(&raw, "borrower_id", id_type)?;
             Some(load_labels(&raw, &borrowers, &mut reports, &mut rejects))
         }

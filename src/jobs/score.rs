@@ -142,9 +142,9 @@ impl LoadedModel {
 pub fn load_ledger_for(
     models: &[&LoadedModel],
     inputs: &InputPaths,
-    load: LoadOptions,
+    mut load: LoadOptions,
 ) -> Result<contract::Ledger> {
-    let mut attributes = load.attributes.clone();
+    let mut attributes = std::mem::take(&mut load.attributes);
     for m in models {
         let own = m.attributes();
         let expected = ledger::feature_names(inputs.contacts.is_some(), &own);
