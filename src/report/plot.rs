@@ -883,8 +883,26 @@ fn legend_rows(keys: &[Key], width: u32) -> Vec<Vec<&Key>> {
     rows
 }
 
-/// The usual grid of a numeric chart: light grey lines at the labelled ticks
-/// only, grey axes, 12 px labels.
+/// The house style of every grid: light grey lines at the labelled ticks
+/// only, grey axes, 12 px labels, with the axes' descriptions and formats.
+fn house_mesh<'m, 'a, 'b, X: Ranged, Y: Ranged>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, SVGBackend<'a>>,
+    (x_desc, y_desc): (&str, &str),
+    x_fmt: &'b dyn Fn(&X::ValueType) -> String,
+    y_fmt: &'b dyn Fn(&Y::ValueType) -> String,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, SVGBackend<'a>> {
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(x_fmt)
+        .y_label_formatter(y_fmt)
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(GRID)
+        .axis_style(MUTED)
+        .label_style(label_font())
+        .axis_desc_style(label_font())
+}
+
+/// The usual grid of a numeric chart.
 fn mesh(
     chart: &mut Chart<'_, RangedCoordf64, RangedCoordf64>,
     x_desc: &str,
@@ -892,19 +910,9 @@ fn mesh(
     x_fmt: &dyn Fn(&f64) -> String,
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> DrawResult {
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(x_fmt)
-        .y_label_formatter(y_fmt)
+    house_mesh(&mut chart.configure_mesh(), (x_desc, y_desc), x_fmt, y_fmt)
         .x_labels(6)
         .y_labels(6)
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .label_style(label_font())
-        .axis_desc_style(label_font())
         .draw()
 }
 
@@ -916,19 +924,9 @@ fn mesh_categories(
     x_fmt: &dyn Fn(&f64) -> String,
     y_fmt: &dyn Fn(&f64) -> String,
 ) -> DrawResult {
-    chart
-        .configure_mesh()
+    house_mesh(&mut chart.configure_mesh(), (x_desc, y_desc), x_fmt, y_fmt)
         .disable_x_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(x_fmt)
-        .y_label_formatter(y_fmt)
         .y_labels(5)
-        .light_line_style(TRANSPARENT)
-        .bold_line_style(GRID)
-        .axis_style(MUTED)
-        .label_style(label_font())
-        .axis_desc_style(label_font())
         .draw()
 }
 
