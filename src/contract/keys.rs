@@ -120,12 +120,7 @@ impl KeyIndex {
     /// A lookup for `column` that remembers the last id it resolved, which
     /// makes the common case of rows grouped by id a comparison, not a hash.
     pub fn cached<'a>(&'a self, column: &'a Column) -> CachedLookup<'a> {
-        CachedLookup {
-            index: self,
-            column,
-            last: None,
-            cursor: 0,
-        }
+        CachedLookup::new(self, column)
     }
 
     /// The ids at `indices`, as an Arrow array of the id type.
@@ -221,19 +216,71 @@ fn search_from(v: &[i64], from: usize, key: i64) -> Option<usize> {
 pub struct CachedLookup<'a> {
     index: &'a KeyIndex,
     column: &'a Column,
+    /// Integer ids as a plain slice (with the column's validity, when it
+    /// has nulls): the common case, looked up without matching the column's
+    /// type on every row.
+    ints: Option<(&'a [i64], Option<&'a arrow::buffer::NullBuffer>)>,
+    /// The last integer id resolved and what it resolved to.
+    last_int: Option<(i64, Option<u32>)>,
+    /// The last row resolved (string ids) and what it resolved to.
     last: Option<(usize, Option<u32>)>,
     /// Where the next search starts: after the last id found.
     cursor: usize,
 }
 
-impl CachedLookup<'_> {
+impl<'a> CachedLookup<'a> {
+    fn new(index: &'a KeyIndex, column: &'a Column) -> Self {
+        let ints = match (&index.keys, column) {
+            (Keys::Int(_), Column::IntId(a)) => Some((a.values().as_ref(), a.nulls())),
+            _ => None,
+        };
+        Self {
+            index,
+            column,
+            ints,
+            last_int: None,
+            last: None,
+            cursor: 0,
+        }
+    }
+
     /// The index of the id at `row` (None when null or unknown).
+    #[inline]
     pub fn get(&mut self, row: usize) -> Option<u32> {
+        if let Some((values, nulls)) = self.ints {
+            if nulls.is_some_and(|n| n.is_null(row)) {
+                return None;
+            }
+            let key = values[row];
+            if let Some((k, found)) = self.last_int {
+                if k == key {
+                    return found;
+                }
+            }
+            return self.search_int(key);
+        }
+        self.get_other(row)
+    }
+
+    /// An integer id not equal to the last one: rows sorted by id move
+    /// forward in sorted order, so the search starts from the previous id's
+    /// position (a step for the next id).
+    fn search_int(&mut self, key: i64) -> Option<u32> {
+        let Keys::Int(v) = &self.index.keys else {
+            unreachable!("`ints` is only set for integer keys");
+        };
+        let found = search_from(v, self.cursor, key).map(|i| i as u32);
+        if let Some(i) = found {
+            self.cursor = i as usize + 1;
+        }
+        self.last_int = Some((key, found));
+        found
+    }
+
+    /// String ids (and a column of the other type, which never matches).
+    fn get_other(&mut self, row: usize) -> Option<u32> {
         if let Some((prev, found)) = self.last {
             let same = match self.column {
-                Column::IntId(a) => {
-                    a.is_valid(row) && a.is_valid(prev) && a.value(row) == a.value(prev)
-                }
                 Column::StrId(a) => {
                     a.is_valid(row) && a.is_valid(prev) && a.value(row) == a.value(prev)
                 }
@@ -244,19 +291,10 @@ impl CachedLookup<'_> {
                 return found;
             }
         }
-        // Rows sorted by id move forward in sorted order: integer ids are
-        // searched from the previous id's position (a step for the next id),
-        // string ids try the next id before hashing (a hash probe into a
+        // String ids try the next id before hashing (a hash probe into a
         // large map is a cache miss).
         let next = self.cursor;
         let found = match (&self.index.keys, self.column) {
-            (Keys::Int(v), Column::IntId(a)) => {
-                if a.is_valid(row) {
-                    search_from(v, next, a.value(row)).map(|i| i as u32)
-                } else {
-                    None
-                }
-            }
             (Keys::Str(v, _), Column::StrId(a))
                 if next < v.len() && a.is_valid(row) && a.value(row) == &*v[next] =>
             {
@@ -306,6 +344,12 @@ mod tests {
         let mut c = idx.cached(&sorted);
         let got: Vec<_> = (0..6).map(|r| c.get(r)).collect();
         assert_eq!(got, vec![Some(0), Some(1), Some(1), Some(2), None, Some(0)]);
+        // A null id between equal ids resolves to nothing, and does not
+        // disturb the ids around it.
+        let nulls = Column::IntId(Int64Array::from(vec![Some(10), None, Some(10), Some(20)]));
+        let mut c = idx.cached(&nulls);
+        let got: Vec<_> = (0..4).map(|r| c.get(r)).collect();
+        assert_eq!(got, vec![Some(0), None, Some(0), Some(1)]);
     }
 
     #[test]

@@ -326,25 +326,38 @@ fn need<'t>(raw: &'t RawTable, name: &str) -> &'t Column {
 }
 
 /// Checks a date column at `row`: not null and within [1900-01-01, 2200-12-31].
+#[inline]
 fn check_day(rj: &mut Rejector, col: &Column, name: &'static str, row: usize) -> Option<Day> {
     let a = col.as_i64().expect("date columns are i64 day numbers");
-    if a.is_null(row) {
-        rj.reject(row, Some(name), format!("null {name}"));
-        return None;
+    if a.is_valid(row) {
+        let d = a.value(row);
+        if (MIN_DAY as i64..=MAX_DAY as i64).contains(&d) {
+            return Some(d as Day);
+        }
     }
-    let d = a.value(row);
-    if d < MIN_DAY as i64 || d > MAX_DAY as i64 {
-        rj.reject(
-            row,
-            Some(name),
-            format!("{name} out of range (before 1900-01-01 or after 2200-12-31)"),
-        );
-        return None;
-    }
-    Some(d as Day)
+    reject_day(rj, a, name, row)
+}
+
+/// The reject of [`check_day`] (kept out of the valid rows' path).
+#[cold]
+#[inline(never)]
+fn reject_day(
+    rj: &mut Rejector,
+    a: &arrow::array::Int64Array,
+    name: &'static str,
+    row: usize,
+) -> Option<Day> {
+    let reason = if a.is_null(row) {
+        format!("null {name}")
+    } else {
+        format!("{name} out of range (before 1900-01-01 or after 2200-12-31)")
+    };
+    rj.reject(row, Some(name), reason);
+    None
 }
 
 /// Checks an amount column at `row`: not null and finite (and >= 0 when `nonneg`).
+#[inline]
 fn check_amount(
     rj: &mut Rejector,
     col: &Column,
@@ -353,36 +366,45 @@ fn check_amount(
     nonneg: bool,
 ) -> Option<f64> {
     let a = col.as_float().expect("amount columns are f64");
-    if a.is_null(row) {
-        rj.reject(row, Some(name), format!("null {name}"));
-        return None;
+    if a.is_valid(row) {
+        let v = a.value(row);
+        // NaN fails both comparisons.
+        if v.abs() <= super::MAX_AMOUNT && (!nonneg || v >= 0.0) {
+            return Some(v);
+        }
     }
-    let v = a.value(row);
-    if !v.is_finite() {
-        // `v` is NaN or an infinity here: a defect, not the borrower's data.
-        rj.reject(
-            row,
-            Some(name),
-            format!("{name} is not a finite number ({v})"),
-        );
-        return None;
-    }
-    if nonneg && v < 0.0 {
-        rj.reject(row, Some(name), format!("{name} is negative"));
-        return None;
-    }
-    if v.abs() > super::MAX_AMOUNT {
-        rj.reject(
-            row,
-            Some(name),
-            format!("{name} is out of range (absolute value above 1e13)"),
-        );
-        return None;
-    }
-    Some(v)
+    reject_amount(rj, a, name, row, nonneg)
+}
+
+/// The reject of [`check_amount`] (kept out of the valid rows' path).
+#[cold]
+#[inline(never)]
+fn reject_amount(
+    rj: &mut Rejector,
+    a: &arrow::array::Float64Array,
+    name: &'static str,
+    row: usize,
+    nonneg: bool,
+) -> Option<f64> {
+    let reason = if a.is_null(row) {
+        format!("null {name}")
+    } else {
+        let v = a.value(row);
+        if !v.is_finite() {
+            // `v` is NaN or an infinity here: a defect, not the borrower's data.
+            format!("{name} is not a finite number ({v})")
+        } else if nonneg && v < 0.0 {
+            format!("{name} is negative")
+        } else {
+            format!("{name} is out of range (absolute value above 1e13)")
+        }
+    };
+    rj.reject(row, Some(name), reason);
+    None
 }
 
 /// Checks an id at `row` is present and not empty.
+#[inline]
 fn check_id(rj: &mut Rejector, col: &Column, name: &'static str, row: usize) -> bool {
     let null = match col {
         Column::IntId(a) => a.is_null(row),
@@ -390,9 +412,16 @@ fn check_id(rj: &mut Rejector, col: &Column, name: &'static str, row: usize) -> 
         _ => true,
     };
     if null {
-        rj.reject(row, Some(name), format!("null or empty {name}"));
+        reject_id(rj, name, row);
     }
     !null
+}
+
+/// The reject of [`check_id`] (kept out of the valid rows' path).
+#[cold]
+#[inline(never)]
+fn reject_id(rj: &mut Rejector, name: &'static str, row: usize) {
+    rj.reject(row, Some(name), format!("null or empty {name}"));
 }
 
 /// Checks that `raw`'s id column has the schedule's id type.
@@ -555,12 +584,55 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     })
 }
 
-type ScheduleParts = (
-    KeyIndex,
-    Option<KeyIndex>,
-    Vec<Installment>,
-    FxHashSet<(u32, u32)>,
-);
+type ScheduleParts = (KeyIndex, Option<KeyIndex>, Vec<Installment>, LoanOwners);
+
+/// Which borrower each loan of the schedule belongs to: one borrower for
+/// nearly every loan (kept in a plain vector), and the pairs of a loan id
+/// that several borrowers' installments name (kept in a set).
+#[derive(Debug, Default)]
+struct LoanOwners {
+    /// The borrower of each loan index, [`SHARED_LOAN`] when several.
+    owner: Vec<u32>,
+    /// The (borrower, loan) pairs of the loans owned by several borrowers.
+    shared: FxHashSet<(u32, u32)>,
+}
+
+/// See [`LoanOwners::owner`].
+const SHARED_LOAN: u32 = u32::MAX;
+
+impl LoanOwners {
+    /// From the (borrower, loan) pairs of the installments (repeats
+    /// allowed); pairs of [`UNNAMED_LOAN`] are not loans.
+    fn new(loans: usize, parts: Vec<Vec<(u32, u32)>>) -> Self {
+        const NONE: u32 = u32::MAX - 1;
+        let mut owner = vec![NONE; loans];
+        let mut shared = FxHashSet::default();
+        for (b, l) in parts.into_iter().flatten() {
+            if l == UNNAMED_LOAN {
+                continue;
+            }
+            let o = &mut owner[l as usize];
+            if *o == NONE {
+                *o = b;
+            } else if *o != b {
+                if *o != SHARED_LOAN {
+                    shared.insert((*o, l));
+                    *o = SHARED_LOAN;
+                }
+                shared.insert((b, l));
+            }
+        }
+        Self { owner, shared }
+    }
+    /// Whether the schedule has installments of `loan` for `borrower`.
+    fn contains(&self, borrower: u32, loan: u32) -> bool {
+        match self.owner.get(loan as usize) {
+            Some(&SHARED_LOAN) => self.shared.contains(&(borrower, loan)),
+            Some(&o) => o == borrower,
+            None => false,
+        }
+    }
+}
 
 fn load_schedule(
     raw: &RawTable,
@@ -598,7 +670,7 @@ fn load_schedule(
     let borrowers = KeyIndex::build(ids, &checked, |c| c.0);
     let loans = loan_col.map(|l| KeyIndex::build(l, &checked, |c| c.0));
     // Installments and the (borrower, loan) pairs, in parallel chunks.
-    type Pairs = FxHashSet<(u32, u32)>;
+    type Pairs = Vec<(u32, u32)>;
     let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<Pairs>) = checked
         .par_chunks(VALIDATE_CHUNK_ROWS)
         .map(|chunk| {
@@ -607,7 +679,7 @@ fn load_schedule(
                 (Some(k), Some(c)) => Some(k.cached(c)),
                 _ => None,
             };
-            let mut pairs = FxHashSet::default();
+            let mut pairs = Vec::new();
             let mut last_pair = None;
             let mut installments = Vec::with_capacity(chunk.len());
             for &(row, due, amount) in chunk {
@@ -617,7 +689,7 @@ fn load_schedule(
                     .and_then(|l| l.get(row))
                     .unwrap_or(UNNAMED_LOAN);
                 if last_pair != Some((borrower, loan)) {
-                    pairs.insert((borrower, loan));
+                    pairs.push((borrower, loan));
                     last_pair = Some((borrower, loan));
                 }
                 installments.push(Installment {
@@ -630,12 +702,8 @@ fn load_schedule(
             (installments, pairs)
         })
         .unzip();
-    let mut installments = par_concat(&parts);
-    drop(parts);
-    let mut pairs = FxHashSet::default();
-    for chunk_pairs in pair_parts {
-        pairs.extend(chunk_pairs);
-    }
+    let mut installments = par_concat(parts);
+    let pairs = LoanOwners::new(loans.as_ref().map_or(0, KeyIndex::len), pair_parts);
     drop(checked);
     canonical_sort(
         &mut installments,
@@ -672,26 +740,30 @@ fn in_chunks<T: Copy + Send + Sync>(
         .collect();
     let (parts, rejects): (Vec<Vec<T>>, Vec<Vec<Reject>>) =
         bounds.into_par_iter().map(chunk).unzip();
-    (par_concat(&parts), rejects.into_iter().flatten().collect())
+    (par_concat(parts), rejects.into_iter().flatten().collect())
 }
 
-/// `parts` concatenated, copied into place in parallel. The copy writes
-/// fresh memory, and a first write costs a page fault in which the kernel
-/// zeroes the page: done by one thread, that was a visible serial step of
-/// validation (hundreds of MB at 1M borrowers); here every core takes a
-/// share.
-fn par_concat<T: Copy + Send + Sync>(parts: &[Vec<T>]) -> Vec<T> {
+/// `parts` concatenated: a single part is moved, not copied (a partition's
+/// table is usually one chunk); several are copied into place in parallel.
+/// The copy writes fresh memory, and a first write costs a page fault in
+/// which the kernel zeroes the page: done by one thread, that was a visible
+/// serial step of validation (hundreds of MB at 1M borrowers); here every
+/// core takes a share.
+fn par_concat<T: Copy + Send + Sync>(mut parts: Vec<Vec<T>>) -> Vec<T> {
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
     let total = parts.iter().map(Vec::len).sum();
     let mut out: Vec<T> = Vec::with_capacity(total);
     {
         let mut rest = &mut out.spare_capacity_mut()[..total];
         let mut slots = Vec::with_capacity(parts.len());
-        for p in parts {
+        for p in &parts {
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
             slots.push(head);
             rest = tail;
         }
-        slots.into_par_iter().zip(parts).for_each(|(dst, src)| {
+        slots.into_par_iter().zip(&parts).for_each(|(dst, src)| {
             for (d, s) in dst.iter_mut().zip(src) {
                 d.write(*s);
             }
@@ -709,7 +781,7 @@ fn load_payments(
     raw: &RawTable,
     borrowers: &KeyIndex,
     loans: Option<&KeyIndex>,
-    pairs: &FxHashSet<(u32, u32)>,
+    pairs: &LoanOwners,
     reports: &mut Vec<TableReport>,
     rejects: &mut Vec<Reject>,
 ) -> (Vec<Payment>, Option<Day>) {
@@ -754,7 +826,7 @@ fn load_payments(
             }
             let loan = match (by_loan.as_mut(), loan_col) {
                 (Some(k), Some(c)) if is_present(c, row) => match k.get(row) {
-                    Some(l) if pairs.contains(&(borrower, l)) => Some(l),
+                    Some(l) if pairs.contains(borrower, l) => Some(l),
                     _ => {
                         rj.reject(
                             row,
@@ -795,39 +867,91 @@ fn load_payments(
 
 /// Puts rows in their canonical order (a total order, so the result does not
 /// depend on the input order), whose first key is the borrower. Inputs
-/// usually arrive sorted by borrower and date already: checking that is one
-/// linear pass, far cheaper than sorting. Exports sorted by borrower but not
-/// within a borrower (a borrower's loans interleaved by due date) have each
-/// borrower's few rows sorted on their own, in parallel: a fifth of the
-/// time of sorting the table.
+/// usually arrive grouped by borrower, and often sorted within each
+/// borrower too. One parallel pass (over chunks cut at borrower boundaries)
+/// checks each borrower's rows and sorts the few rows of a borrower that are
+/// out of order (an export sorted by borrower whose loans interleave by due
+/// date); it also finds whether the rows are grouped by borrower at all,
+/// and only when they are not is the whole table sorted.
 fn canonical_sort<T: Send>(
     rows: &mut [T],
     borrower: impl Fn(&T) -> u32 + Sync,
     cmp: impl Fn(&T, &T) -> std::cmp::Ordering + Sync,
 ) {
-    if rows.is_sorted_by(|a, b| cmp(a, b).is_le()) {
-        return;
-    }
     let t = std::time::Instant::now();
-    let by_borrower = rows.is_sorted_by_key(&borrower);
-    if by_borrower {
-        rows.par_chunk_by_mut(|a, b| borrower(a) == borrower(b))
-            .for_each(|group| group.sort_unstable_by(&cmp));
-    } else {
+    // Chunk ends, each moved forward to a change of borrower.
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < rows.len() {
+        let mut end = (at + SORT_CHUNK_ROWS).min(rows.len());
+        while end < rows.len() && borrower(&rows[end]) == borrower(&rows[end - 1]) {
+            end += 1;
+        }
+        ends.push(end);
+        at = end;
+    }
+    let ascending_across = ends
+        .iter()
+        .filter(|&&e| e < rows.len())
+        .all(|&e| borrower(&rows[e - 1]) < borrower(&rows[e]));
+    let mut chunks = Vec::with_capacity(ends.len());
+    let mut rest = &mut *rows;
+    let mut start = 0;
+    for &end in &ends {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(end - start);
+        chunks.push(head);
+        rest = tail;
+        start = end;
+    }
+    // Per chunk: whether its borrowers ascend, and how many borrowers' rows
+    // had to be sorted.
+    let checked: Vec<(bool, usize)> = chunks
+        .into_par_iter()
+        .map(|c| {
+            let (mut ascending, mut sorted) = (true, 0);
+            let mut i = 0;
+            while i < c.len() {
+                let b = borrower(&c[i]);
+                let mut j = i + 1;
+                while j < c.len() && borrower(&c[j]) == b {
+                    j += 1;
+                }
+                if j < c.len() && borrower(&c[j]) < b {
+                    ascending = false;
+                }
+                let group = &mut c[i..j];
+                if !group.is_sorted_by(|x, y| cmp(x, y).is_le()) {
+                    group.sort_unstable_by(&cmp);
+                    sorted += 1;
+                }
+                i = j;
+            }
+            (ascending, sorted)
+        })
+        .collect();
+    let grouped = ascending_across && checked.iter().all(|c| c.0);
+    let sorted: usize = checked.iter().map(|c| c.1).sum();
+    if !grouped {
         rows.par_sort_unstable_by(&cmp);
     }
     debug_assert!(rows.is_sorted_by(|a, b| cmp(a, b).is_le()));
-    log::debug!(
-        "sorted {} rows not in canonical order{} in {:.3}s",
-        rows.len(),
-        if by_borrower {
-            " (within borrowers)"
-        } else {
-            ""
-        },
-        t.elapsed().as_secs_f64()
-    );
+    if !grouped || sorted > 0 {
+        log::debug!(
+            "sorted {} rows not in canonical order{} in {:.3}s",
+            rows.len(),
+            if grouped {
+                format!(" ({sorted} borrowers' rows)")
+            } else {
+                String::new()
+            },
+            t.elapsed().as_secs_f64()
+        );
+    }
 }
+
+/// Rows per chunk of [`canonical_sort`]'s parallel pass (tiny in unit
+/// tests, so that their small tables are split).
+const SORT_CHUNK_ROWS: usize = if cfg!(test) { 2 } else { 16 * 1024 };
 
 fn is_present(c: &Column, row: usize) -> bool {
     match c {
@@ -1175,6 +1299,41 @@ mod tests {
     }
 
     #[test]
+    fn canonical_sort_finds_a_borrower_in_two_places() {
+        let cmp = |a: &(u32, i32), b: &(u32, i32)| a.cmp(b);
+        for rows in [
+            vec![(1, 0), (2, 0), (1, 1)],
+            vec![(1, 0), (1, 1), (0, 5)],
+            vec![(3, 1), (3, 0), (2, 0), (2, 1)],
+            vec![(4, 2), (4, 1), (4, 0), (5, 0)],
+        ] {
+            let mut want = rows.clone();
+            want.sort();
+            let mut got = rows.clone();
+            canonical_sort(&mut got, |r| r.0, cmp);
+            assert_eq!(got, want, "{rows:?}");
+        }
+    }
+
+    #[test]
+    fn a_loan_belongs_to_the_borrowers_whose_installments_name_it() {
+        // Loan 0: borrower 5 only; loan 1: borrowers 2 and 7; loan 2: none.
+        let owners = LoanOwners::new(
+            3,
+            vec![
+                vec![(5, 0), (2, 1), (5, 0)],
+                vec![(7, 1), (2, 1), (9, UNNAMED_LOAN)],
+            ],
+        );
+        assert!(owners.contains(5, 0));
+        assert!(!owners.contains(2, 0));
+        assert!(owners.contains(2, 1) && owners.contains(7, 1));
+        assert!(!owners.contains(5, 1));
+        assert!(!owners.contains(5, 2));
+        assert!(!owners.contains(9, 3));
+    }
+
+    #[test]
     fn par_concat_is_the_parts_in_order() {
         let parts: Vec<Vec<(u32, f64)>> = vec![
             vec![],
@@ -1185,13 +1344,14 @@ mod tests {
             vec![(1000, f64::NAN)],
         ];
         let want: Vec<(u32, f64)> = parts.concat();
-        let got = par_concat(&parts);
+        let got = par_concat(parts.clone());
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(&want) {
             assert_eq!((g.0, g.1.to_bits()), (w.0, w.1.to_bits()));
         }
-        assert!(par_concat::<u8>(&[]).is_empty());
-        assert!(par_concat::<u8>(&[vec![], vec![]]).is_empty());
+        assert!(par_concat::<u8>(vec![]).is_empty());
+        assert!(par_concat::<u8>(vec![vec![], vec![]]).is_empty());
+        assert_eq!(par_concat(vec![vec![1, 2]]), vec![1, 2]);
     }
 
     #[test]

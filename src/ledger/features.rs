@@ -100,13 +100,38 @@ fn ratio(num: f64, den: f64, tolerance: f64) -> f64 {
 /// Appends the [`LEDGER_FEATURES`] at the end of day `t` to `out`. The
 /// waterfall must have been advanced to `t`.
 pub fn ledger_features(w: &Waterfall, t: Day, tolerance: f64, out: &mut Vec<f64>) {
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let (due_idx, late) = &mut *s;
+        ledger_features_in(w, t, tolerance, out, due_idx, late);
+    });
+}
+
+thread_local! {
+    /// [`ledger_features`]'s two index vectors, reused from one borrower to
+    /// the next on a thread (no allocation per borrower).
+    static SCRATCH: std::cell::RefCell<(Vec<usize>, Vec<i32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn ledger_features_in(
+    w: &Waterfall,
+    t: Day,
+    tolerance: f64,
+    out: &mut Vec<f64>,
+    due_idx: &mut Vec<usize>,
+    late: &mut Vec<i32>,
+) {
     let start = out.len();
-    let mut due_idx: Vec<usize> = w
-        .active_installments()
-        .filter(|&i| w.installments[i].due <= t)
-        .collect();
+    due_idx.clear();
+    due_idx.extend(
+        w.active_installments()
+            .filter(|&i| w.installments[i].due <= t),
+    );
     due_idx.sort_by_key(|&i| (w.installments[i].due, w.installments[i].loan));
-    let late: Vec<i32> = due_idx.iter().map(|&i| days_late(w, i, t)).collect();
+    late.clear();
+    late.extend(due_idx.iter().map(|&i| days_late(w, i, t)));
+    let (due_idx, late) = (&due_idx[..], &late[..]);
 
     let future: f64 = w
         .active_installments()
@@ -120,7 +145,7 @@ pub fn ledger_features(w: &Waterfall, t: Day, tolerance: f64, out: &mut Vec<f64>
     out.push(due_idx.len() as f64);
     // The lateness counts, threshold by window, in one pass.
     let mut counts = [[0u32; WINDOWS.len()]; THRESHOLDS.len()];
-    for (&i, &l) in due_idx.iter().zip(&late) {
+    for (&i, &l) in due_idx.iter().zip(late) {
         let due = w.installments[i].due;
         for (row, (_, min_late)) in counts.iter_mut().zip(THRESHOLDS) {
             if l < min_late {
@@ -219,13 +244,13 @@ pub fn contact_features(
     out.push(in_last(30));
     let rpc = known.iter().filter(|c| c.outcome.is_right_party()).count();
     out.push(ratio(rpc as f64, known.len() as f64, 0.0));
-    let promises: Vec<&Contact> = known
-        .iter()
-        .filter(|c| c.outcome == crate::contract::Outcome::PromiseToPay)
-        .collect();
-    out.push(promises.len() as f64);
-    let broken = promises
-        .iter()
+    let promises = || {
+        known
+            .iter()
+            .filter(|c| c.outcome == crate::contract::Outcome::PromiseToPay)
+    };
+    out.push(promises().count() as f64);
+    let broken = promises()
         .filter(|c| {
             let deadline = c.promise_date().unwrap_or(c.day + 7);
             if deadline >= t {

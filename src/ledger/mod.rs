@@ -174,8 +174,18 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
             let last = (first + CHUNK).min(n);
             let mut rows = Vec::with_capacity((last - first) * as_of.len());
             let mut values = Vec::with_capacity((last - first) * as_of.len() * width);
+            let mut scratch = Scratch::default();
             for b in first..last {
-                borrower(ledger, b as u32, &as_of, opts, &mut rows, &mut values);
+                borrower(
+                    ledger,
+                    b as u32,
+                    &as_of,
+                    opts,
+                    width,
+                    &mut scratch,
+                    &mut rows,
+                    &mut values,
+                );
             }
             (rows, values)
         })
@@ -215,12 +225,24 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
     })
 }
 
-/// One borrower: replays the waterfall through the as-of dates and their horizons.
+/// Buffers that the borrowers of one task reuse, one after another (no
+/// allocation per borrower).
+#[derive(Default)]
+struct Scratch {
+    checkpoints: Vec<(Day, u8, usize)>,
+    out: Vec<f64>,
+}
+
+/// One borrower: replays the waterfall through the as-of dates and their
+/// horizons, and appends a row of `width` features per as-of date.
+#[allow(clippy::too_many_arguments)]
 fn borrower(
     ledger: &Ledger,
     b: u32,
     as_of: &[Day],
     opts: &SnapshotOptions,
+    width: usize,
+    scratch: &mut Scratch,
     rows: &mut Vec<SnapshotRow>,
     values: &mut Vec<f64>,
 ) {
@@ -229,7 +251,8 @@ fn borrower(
     let h = opts.horizon_days;
     let mut w = Waterfall::new(installments, payments, opts.tolerance);
     // Checkpoints in time order: (day, kind, snapshot), features at T before the horizon of earlier T.
-    let mut checkpoints: Vec<(Day, u8, usize)> = Vec::with_capacity(as_of.len() * 2);
+    let Scratch { checkpoints, out } = scratch;
+    checkpoints.clear();
     for (s, &t) in as_of.iter().enumerate() {
         checkpoints.push((t, 0, s));
         checkpoints.push((t.saturating_add(h), 1, s));
@@ -244,8 +267,10 @@ fn borrower(
             overdue_at_horizon: 0.0,
         });
     }
-    let mut per_snapshot: Vec<Vec<f64>> = vec![Vec::new(); as_of.len()];
-    for (day, kind, s) in checkpoints {
+    // Snapshot s's features go to values[base + s * width..][..width].
+    let base = values.len();
+    values.resize(base + as_of.len() * width, 0.0);
+    for &mut (day, kind, s) in checkpoints {
         w.advance(day);
         let row = &mut rows[start + s];
         if kind == 1 {
@@ -256,7 +281,7 @@ fn borrower(
         row.due_in_horizon = w
             .active_installments()
             .any(|i| installments[i].due > t && installments[i].due <= t.saturating_add(h));
-        let out = &mut per_snapshot[s];
+        out.clear();
         features::ledger_features(&w, t, opts.tolerance, out);
         if let Some(contacts) = &ledger.contacts {
             features::contact_features(contacts.of(b), payments, t, opts.tolerance, out);
@@ -266,8 +291,6 @@ fn borrower(
             out.push(v.unwrap_or(0.0));
             out.push(if v.is_some() { 0.0 } else { 1.0 });
         }
-    }
-    for v in per_snapshot {
-        values.extend_from_slice(&v);
+        values[base + s * width..][..width].copy_from_slice(out);
     }
 }

@@ -60,8 +60,21 @@ pub struct Waterfall<'a> {
     tolerance: f64,
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.collect();
+/// The median amount of `xs` (0 for none). A loan's few installments are
+/// sorted in a buffer on the stack (this runs once per loan per borrower).
+fn median_amount(xs: &[Installment]) -> f64 {
+    let mut stack = [0.0f64; 64];
+    let mut heap = Vec::new();
+    let v: &mut [f64] = if xs.len() <= stack.len() {
+        let v = &mut stack[..xs.len()];
+        for (d, x) in v.iter_mut().zip(xs) {
+            *d = x.amount;
+        }
+        v
+    } else {
+        heap.extend(xs.iter().map(|x| x.amount));
+        &mut heap
+    };
     if v.is_empty() {
         return 0.0;
     }
@@ -74,11 +87,42 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     }
 }
 
+/// The vectors of a dropped [`Waterfall`], kept for the next one built on
+/// the same thread.
+type Buffers = (Vec<f64>, Vec<Option<Day>>, Vec<Loan>);
+
+thread_local! {
+    /// Borrowers are replayed one after another on each thread: reusing
+    /// the last one's vectors saves three allocations per borrower.
+    static SPARE: std::cell::RefCell<Option<Buffers>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for Waterfall<'_> {
+    fn drop(&mut self) {
+        let buffers = (
+            std::mem::take(&mut self.remaining),
+            std::mem::take(&mut self.covered_on),
+            std::mem::take(&mut self.loans),
+        );
+        // A thread being torn down has no slot left; the buffers are then freed.
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut slot) = s.try_borrow_mut() {
+                *slot = Some(buffers);
+            }
+        });
+    }
+}
+
 impl<'a> Waterfall<'a> {
     /// A fresh account before any payment. `installments` must be sorted by
     /// (loan, due date) and `payments` by date (money in before reversals on a day).
     pub fn new(installments: &'a [Installment], payments: &'a [Payment], tolerance: f64) -> Self {
-        let mut loans = Vec::new();
+        let (mut remaining, mut covered_on, mut loans) = SPARE
+            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        loans.clear();
         let mut i = 0;
         while i < installments.len() {
             let loan = installments[i].loan;
@@ -96,16 +140,19 @@ impl<'a> Waterfall<'a> {
                 range: i..j,
                 start: first.saturating_sub(interval),
                 active: false,
-                regular: median(installments[i..j].iter().map(|x| x.amount)),
+                regular: median_amount(&installments[i..j]),
                 frontier: i,
             });
             i = j;
         }
-        let remaining: Vec<f64> = installments.iter().map(|x| x.amount).collect();
-        let covered_on = remaining
-            .iter()
-            .map(|&r| (r <= tolerance).then_some(ALWAYS_COVERED))
-            .collect();
+        remaining.clear();
+        remaining.extend(installments.iter().map(|x| x.amount));
+        covered_on.clear();
+        covered_on.extend(
+            remaining
+                .iter()
+                .map(|&r| (r <= tolerance).then_some(ALWAYS_COVERED)),
+        );
         let mut w = Self {
             installments,
             remaining,
