@@ -644,9 +644,8 @@ fn load_schedule(
     let amount = need(raw, "amount_due");
     let loan_col = raw.column("loan_id");
     // Rows are judged in parallel chunks (as payments and contacts are).
-    let (checked, mut rejected) = in_chunks(raw.rows, |(first, end)| {
+    let (checked, mut rejected) = in_chunks(raw.rows, |(first, end), checked| {
         let mut rj = Rejector::range(raw, first, end);
-        let mut checked = Vec::with_capacity(end - first);
         for row in first..end {
             if !check_id(&mut rj, ids, "borrower_id", row) {
                 continue;
@@ -665,15 +664,17 @@ fn load_schedule(
             }
             checked.push((row, d, a));
         }
-        (checked, rj.rejects)
+        rj.rejects
     });
     let borrowers = KeyIndex::build(ids, &checked, |c| c.0);
     let loans = loan_col.map(|l| KeyIndex::build(l, &checked, |c| c.0));
     // Installments and the (borrower, loan) pairs, in parallel chunks.
-    type Pairs = Vec<(u32, u32)>;
-    let (parts, pair_parts): (Vec<Vec<Installment>>, Vec<Pairs>) = checked
-        .par_chunks(VALIDATE_CHUNK_ROWS)
-        .map(|chunk| {
+    let bounds: Vec<(usize, usize)> = (0..checked.len())
+        .step_by(VALIDATE_CHUNK_ROWS)
+        .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(checked.len())))
+        .collect();
+    let (mut installments, pair_parts) =
+        par_fill(checked.len(), &bounds, |(first, end), installments| {
             let mut by_id = borrowers.cached(ids);
             let mut by_loan = match (&loans, loan_col) {
                 (Some(k), Some(c)) => Some(k.cached(c)),
@@ -681,8 +682,7 @@ fn load_schedule(
             };
             let mut pairs = Vec::new();
             let mut last_pair = None;
-            let mut installments = Vec::with_capacity(chunk.len());
-            for &(row, due, amount) in chunk {
+            for &(row, due, amount) in &checked[first..end] {
                 let borrower = by_id.get(row).expect("built from these rows");
                 let loan = by_loan
                     .as_mut()
@@ -699,10 +699,8 @@ fn load_schedule(
                     amount,
                 });
             }
-            (installments, pairs)
-        })
-        .unzip();
-    let mut installments = par_concat(parts);
+            pairs
+        });
     let pairs = LoanOwners::new(loans.as_ref().map_or(0, KeyIndex::len), pair_parts);
     drop(checked);
     canonical_sort(
@@ -728,53 +726,88 @@ fn load_schedule(
 /// small tables are split and the merge of chunks is exercised).
 const VALIDATE_CHUNK_ROWS: usize = if cfg!(test) { 3 } else { 256 * 1024 };
 
-/// Runs `chunk` over `0..rows` in parallel chunks of [`VALIDATE_CHUNK_ROWS`]
-/// and concatenates the valid rows and the rejects in row order.
+/// Runs `chunk` over `0..rows` in parallel chunks of [`VALIDATE_CHUNK_ROWS`]:
+/// each pushes at most one valid row per row it judges. Returns the valid
+/// rows and the rejects, in row order.
 fn in_chunks<T: Copy + Send + Sync>(
     rows: usize,
-    chunk: impl Fn((usize, usize)) -> (Vec<T>, Vec<Reject>) + Sync + Send,
+    chunk: impl Fn((usize, usize), &mut Sink<T>) -> Vec<Reject> + Sync + Send,
 ) -> (Vec<T>, Vec<Reject>) {
     let bounds: Vec<(usize, usize)> = (0..rows)
         .step_by(VALIDATE_CHUNK_ROWS)
         .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(rows)))
         .collect();
-    let (parts, rejects): (Vec<Vec<T>>, Vec<Vec<Reject>>) =
-        bounds.into_par_iter().map(chunk).unzip();
-    (par_concat(parts), rejects.into_iter().flatten().collect())
+    let (out, rejects) = par_fill(rows, &bounds, chunk);
+    (out, rejects.into_iter().flatten().collect())
 }
 
-/// `parts` concatenated: a single part is moved, not copied (a partition's
-/// table is usually one chunk); several are copied into place in parallel.
-/// The copy writes fresh memory, and a first write costs a page fault in
-/// which the kernel zeroes the page: done by one thread, that was a visible
-/// serial step of validation (hundreds of MB at 1M borrowers); here every
-/// core takes a share.
-fn par_concat<T: Copy + Send + Sync>(mut parts: Vec<Vec<T>>) -> Vec<T> {
-    if parts.len() <= 1 {
-        return parts.pop().unwrap_or_default();
+/// Where a chunk of a parallel pass writes its output: its own stretch of
+/// the pass's final vector (see [`par_fill`]).
+struct Sink<'a, T> {
+    slot: &'a mut [std::mem::MaybeUninit<T>],
+    len: usize,
+}
+
+impl<T> Sink<'_, T> {
+    /// Appends `value` (panics beyond the stretch's length: a chunk writes
+    /// at most one value per input it reads).
+    #[inline]
+    fn push(&mut self, value: T) {
+        self.slot[self.len].write(value);
+        self.len += 1;
     }
-    let total = parts.iter().map(Vec::len).sum();
+}
+
+/// Runs `chunk` in parallel over `bounds` (consecutive ranges that start at
+/// 0 and end at `total`), each writing at most its range's length of
+/// values straight into its own stretch of one vector; the stretches are
+/// then closed up. Nothing is copied when every chunk fills its stretch
+/// (no row rejected), and the vector's pages are first touched by the
+/// chunks, on every core, rather than by a copy afterwards.
+fn par_fill<T: Copy + Send + Sync, R: Send>(
+    total: usize,
+    bounds: &[(usize, usize)],
+    chunk: impl Fn((usize, usize), &mut Sink<T>) -> R + Sync + Send,
+) -> (Vec<T>, Vec<R>) {
+    debug_assert_eq!(bounds.last().map_or(0, |b| b.1), total);
     let mut out: Vec<T> = Vec::with_capacity(total);
+    let mut slots = Vec::with_capacity(bounds.len());
     {
         let mut rest = &mut out.spare_capacity_mut()[..total];
-        let mut slots = Vec::with_capacity(parts.len());
-        for p in &parts {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
+        for &(first, end) in bounds {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(end - first);
             slots.push(head);
             rest = tail;
         }
-        slots.into_par_iter().zip(&parts).for_each(|(dst, src)| {
-            for (d, s) in dst.iter_mut().zip(src) {
-                d.write(*s);
-            }
-        });
     }
-    // SAFETY: the slots are consecutive, start at 0 and their lengths sum to
-    // `total`, within the capacity; each slot was written in full above
-    // (a slot and its part have the same length), so out[..total] is
-    // initialized.
-    unsafe { out.set_len(total) };
-    out
+    let (lens, results): (Vec<usize>, Vec<R>) = slots
+        .into_par_iter()
+        .zip(bounds)
+        .map(|(slot, &b)| {
+            let mut sink = Sink { slot, len: 0 };
+            let r = chunk(b, &mut sink);
+            (sink.len, r)
+        })
+        .unzip();
+    // Close up the stretches: chunk k's values move down to follow chunk
+    // k - 1's.
+    let base = out.as_mut_ptr();
+    let mut len = 0;
+    for (&(first, _), &n) in bounds.iter().zip(&lens) {
+        if first != len {
+            // SAFETY: out's capacity is `total`; [first, first + n) was
+            // written by chunk k (n <= its range's length) and
+            // [len, len + n) lies within capacity, with len <= first;
+            // `copy` allows the two ranges to overlap. T is Copy, so no
+            // value is dropped or duplicated in a way that matters.
+            unsafe { std::ptr::copy(base.add(first), base.add(len), n) };
+        }
+        len += n;
+    }
+    // SAFETY: out[..len] holds the values of every chunk, moved together
+    // above, each initialized by `Sink::push`.
+    unsafe { out.set_len(len) };
+    (out, results)
 }
 
 fn load_payments(
@@ -792,14 +825,13 @@ fn load_payments(
     let loan_col = loans.and(raw.column("loan_id"));
     // Rows are judged in parallel chunks, each with its own rejector and id
     // caches; chunks are put back in row order.
-    let chunk = |(first, end): (usize, usize)| {
+    let chunk = |(first, end): (usize, usize), out: &mut Sink<Payment>| {
         let mut rj = Rejector::range(raw, first, end);
         let mut by_id = borrowers.cached(ids);
         let mut by_loan = match (loans, loan_col) {
             (Some(k), Some(c)) => Some(k.cached(c)),
             _ => None,
         };
-        let mut out = Vec::with_capacity(end - first);
         for row in first..end {
             if !check_id(&mut rj, ids, "borrower_id", row) {
                 continue;
@@ -845,7 +877,7 @@ fn load_payments(
                 amount: a,
             });
         }
-        (out, rj.rejects)
+        rj.rejects
     };
     let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
     canonical_sort(
@@ -997,10 +1029,9 @@ fn load_contacts(
     let p_date = raw.column("promise_date");
     // Rows are judged in parallel chunks, each with its own rejector and id
     // cache; chunks are put back in row order.
-    let chunk = |(first, end): (usize, usize)| {
+    let chunk = |(first, end): (usize, usize), out: &mut Sink<Contact>| {
         let mut rj = Rejector::range(raw, first, end);
         let mut by_id = borrowers.cached(ids);
-        let mut out = Vec::with_capacity(end - first);
         for row in first..end {
             if !check_id(&mut rj, ids, "borrower_id", row) {
                 continue;
@@ -1067,7 +1098,7 @@ fn load_contacts(
                 promise_date,
             ));
         }
-        (out, rj.rejects)
+        rj.rejects
     };
     let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
     canonical_sort(
@@ -1334,24 +1365,34 @@ mod tests {
     }
 
     #[test]
-    fn par_concat_is_the_parts_in_order() {
-        let parts: Vec<Vec<(u32, f64)>> = vec![
-            vec![],
-            (0..5).map(|i| (i, f64::from(i) / 2.0)).collect(),
-            vec![],
-            vec![],
-            (5..1000).map(|i| (i, -f64::from(i))).collect(),
-            vec![(1000, f64::NAN)],
-        ];
-        let want: Vec<(u32, f64)> = parts.concat();
-        let got = par_concat(parts.clone());
-        assert_eq!(got.len(), want.len());
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!((g.0, g.1.to_bits()), (w.0, w.1.to_bits()));
-        }
-        assert!(par_concat::<u8>(vec![]).is_empty());
-        assert!(par_concat::<u8>(vec![vec![], vec![]]).is_empty());
-        assert_eq!(par_concat(vec![vec![1, 2]]), vec![1, 2]);
+    fn par_fill_closes_up_the_chunks_in_order() {
+        // Chunk k keeps the inputs of its range that are not multiples of
+        // k + 2 (none, some or all of them).
+        let total = 1000;
+        let bounds: Vec<(usize, usize)> = [0, 0, 5, 5, 300, 301, 700, 1000]
+            .windows(2)
+            .map(|w| (w[0], w[1]))
+            .collect();
+        let keep = |k: usize, i: usize| k == 6 || i % (k + 2) != 0;
+        let (got, counts) = par_fill(total, &bounds, |(first, end), out| {
+            let k = bounds.iter().position(|b| *b == (first, end)).unwrap();
+            for i in first..end {
+                if keep(k, i) {
+                    out.push((i as u32, i as f64 / 2.0));
+                }
+            }
+            k
+        });
+        let want: Vec<(u32, f64)> = bounds
+            .iter()
+            .enumerate()
+            .flat_map(|(k, &(f, e))| (f..e).filter(move |&i| keep(k, i)))
+            .map(|i| (i as u32, i as f64 / 2.0))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(counts, (0..bounds.len()).collect::<Vec<_>>());
+        let (none, _) = par_fill::<u8, ()>(0, &[], |_, _| ());
+        assert!(none.is_empty());
     }
 
     #[test]
