@@ -1373,7 +1373,7 @@ mod tests {
             .windows(2)
             .map(|w| (w[0], w[1]))
             .collect();
-        let keep = |k: usize, i: usize| k == 6 || i % (k + 2) != 0;
+        let keep = |k: usize, i: usize| k == 6 || !i.is_multiple_of(k + 2);
         let (got, counts) = par_fill(total, &bounds, |(first, end), out| {
             let k = bounds.iter().position(|b| *b == (first, end)).unwrap();
             for i in first..end {
