@@ -99,7 +99,7 @@ pub struct RawTable {
     /// Number of rows in the file.
     pub file_rows: usize,
     /// For a partition, the file row of each row read (None: row k is file row k).
-    pub file_row_of: Option<Vec<u64>>,
+    pub file_row_of: Option<FileRows>,
     /// Contract columns present in the file, in contract order, then numeric extras.
     pub columns: Vec<(String, Column)>,
     /// The borrower_id column as the file stored it (the other original
@@ -112,12 +112,67 @@ pub struct RawTable {
 impl RawTable {
     /// The 0-based row of the file that row `row` was read from.
     pub fn file_row(&self, row: usize) -> u64 {
-        self.file_row_of.as_ref().map_or(row as u64, |v| v[row])
+        self.file_row_of.as_ref().map_or(row as u64, |v| v.get(row))
     }
 
     /// The canonical column called `name`, if the file has it.
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+}
+
+/// Which file row each row read came from, kept as runs of consecutive
+/// file rows (a partition's rows are a few slices of each file, not
+/// scattered rows): one entry per run, not a number per row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FileRows {
+    /// (first row read, its file row) of each run, in row order; a run
+    /// lasts until the next one starts (the last, until `len`).
+    runs: Vec<(usize, u64)>,
+    /// Rows read.
+    len: usize,
+}
+
+impl FileRows {
+    /// Appends `n` rows read from file rows `file_row..file_row + n`.
+    pub fn push_run(&mut self, file_row: u64, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let continues = self
+            .runs
+            .last()
+            .is_some_and(|&(r, f)| f + (self.len - r) as u64 == file_row);
+        if !continues {
+            self.runs.push((self.len, file_row));
+        }
+        self.len += n;
+    }
+
+    /// Appends the rows of `other` after these.
+    pub fn append(&mut self, other: &FileRows) {
+        for (k, &(r, f)) in other.runs.iter().enumerate() {
+            let end = other.runs.get(k + 1).map_or(other.len, |n| n.0);
+            self.push_run(f, end - r);
+        }
+    }
+
+    /// Number of rows read.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no row was read.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The file row of row `row` read (`row` < [`FileRows::len`]).
+    pub fn get(&self, row: usize) -> u64 {
+        debug_assert!(row < self.len);
+        let k = self.runs.partition_point(|&(r, _)| r <= row) - 1;
+        let (r, f) = self.runs[k];
+        f + (row - r) as u64
     }
 }
 
@@ -282,7 +337,7 @@ struct Decoded {
     fields: Vec<Arc<Field>>,
     arrays: Vec<(String, ArrayRef)>,
     file_rows: usize,
-    file_row_of: Option<Vec<u64>>,
+    file_row_of: Option<FileRows>,
 }
 
 /// Which rows of `batch` belong to `partition`, judged on its `borrower_id`
@@ -650,11 +705,11 @@ fn decode(
     };
     // One task per row group: its batches, filtered to the partition, and
     // (when filtering) the file rows kept.
-    type Piece = (Vec<RecordBatch>, Vec<u64>, usize);
+    type Piece = (Vec<RecordBatch>, FileRows, usize);
     let decode_group = |g: usize, first_row: usize| -> std::result::Result<Piece, Decode> {
         let expected = usize::try_from(meta.metadata().row_group(g).num_rows()).unwrap_or(0);
         if !wanted_group(g) {
-            return Ok((Vec::new(), Vec::new(), expected));
+            return Ok((Vec::new(), FileRows::default(), expected));
         }
         let users = shared.map_or(1, |(_, p, st)| users_of(p, st[g]));
         let stored = match shared {
@@ -666,7 +721,7 @@ fn decode(
         .map_err(Decode::Parquet)?;
         let whole = whole_group(g);
         let mut batches = Vec::with_capacity(stored.len());
-        let mut kept = Vec::new();
+        let mut kept = FileRows::default();
         let mut row = first_row;
         for batch in stored {
             let n = batch.num_rows();
@@ -681,14 +736,16 @@ fn decode(
                         sorted_span(&batch, pos, p)
                     };
                     if let Some((from, to)) = span {
-                        kept.extend((row + from..row + to).map(|k| k as u64));
+                        kept.push_run((row + from) as u64, to - from);
                         batch.slice(from, to - from)
                     } else if let Some(m) = partition_mask(&batch, pos, p) {
-                        kept.extend(m.values().set_indices().map(|k| (row + k) as u64));
+                        for (from, to) in m.values().set_slices() {
+                            kept.push_run((row + from) as u64, to - from);
+                        }
                         filter_record_batch(&batch, &m)
                             .map_err(|e| Decode::Parquet(e.to_string()))?
                     } else {
-                        kept.extend((row..row + n).map(|k| k as u64));
+                        kept.push_run(row as u64, n);
                         batch
                     }
                 }
@@ -708,9 +765,9 @@ fn decode(
         .collect::<std::result::Result<_, _>>()?;
     let file_rows = pieces.iter().map(|p| p.2).sum();
     let file_row_of = id_pos.map(|_| {
-        let mut rows = Vec::with_capacity(pieces.iter().map(|p| p.1.len()).sum());
+        let mut rows = FileRows::default();
         for p in &pieces {
-            rows.extend_from_slice(&p.1);
+            rows.append(&p.1);
         }
         rows
     });
@@ -896,6 +953,26 @@ fn flags(array: &ArrayRef) -> Option<BooleanArray> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_rows_are_kept_as_runs() {
+        let mut a = FileRows::default();
+        a.push_run(10, 3); // rows 0..3 <- file 10..13
+        a.push_run(13, 2); // continues the run
+        a.push_run(20, 0); // nothing
+        a.push_run(40, 1); // row 5 <- file 40
+        assert_eq!(a.runs, vec![(0, 10), (5, 40)]);
+        let mut b = FileRows::default();
+        b.push_run(41, 2); // continues a's last run once appended
+        b.push_run(7, 1);
+        let mut all = a.clone();
+        all.append(&b);
+        assert_eq!(all.len(), 9);
+        let got: Vec<u64> = (0..all.len()).map(|r| all.get(r)).collect();
+        assert_eq!(got, vec![10, 11, 12, 13, 14, 40, 41, 42, 7]);
+        assert_eq!(all.runs.len(), 3);
+        assert!(FileRows::default().is_empty());
+    }
     use arrow::array::{Date32Array, Int32Array, TimestampMillisecondArray};
 
     #[test]

@@ -123,23 +123,39 @@ fn ledger_features_in(
     late: &mut Vec<i32>,
 ) {
     let start = out.len();
+    // One pass over the started loans' installments, in their order (so
+    // each sum adds the same terms in the same order as
+    // `Waterfall::overdue` and the others would): what is due by T, the
+    // future and overdue remainders, days past due and the first due date.
     due_idx.clear();
-    due_idx.extend(
-        w.active_installments()
-            .filter(|&i| w.installments[i].due <= t),
-    );
+    // Sums start at -0.0, as `Iterator::sum` of floats does (an empty sum
+    // is -0.0), so that the features are the same bits as before.
+    let (mut future, mut overdue, mut dpd, mut first_due) = (-0.0, -0.0, 0, None::<Day>);
+    for i in w.active_installments() {
+        let due = w.installments[i].due;
+        let covered = w.is_covered(i);
+        if due <= t {
+            due_idx.push(i);
+        }
+        if due >= t {
+            future += w.remaining[i];
+        }
+        if due < t && !covered {
+            overdue += w.remaining[i];
+        }
+        if !covered {
+            dpd = dpd.max(t - due);
+        }
+        first_due = Some(first_due.map_or(due, |f| f.min(due)));
+    }
+    debug_assert_eq!(overdue.to_bits(), w.overdue(t).to_bits());
+    debug_assert_eq!(dpd.max(0), w.dpd(t));
     due_idx.sort_by_key(|&i| (w.installments[i].due, w.installments[i].loan));
     late.clear();
     late.extend(due_idx.iter().map(|&i| days_late(w, i, t)));
     let (due_idx, late) = (&due_idx[..], &late[..]);
 
-    let future: f64 = w
-        .active_installments()
-        .filter(|&i| w.installments[i].due >= t)
-        .map(|i| w.remaining[i])
-        .sum();
-    let overdue = w.overdue(t);
-    out.push(f64::from(w.dpd(t)));
+    out.push(f64::from(dpd.max(0)));
     out.push(overdue);
     out.push(future);
     out.push(due_idx.len() as f64);
@@ -179,19 +195,40 @@ fn ledger_features_in(
     let payments = w.applied_payments();
     let regular: f64 = w.loans.iter().filter(|l| l.active).map(|l| l.regular).sum();
     let first_start = w.loans.iter().filter(|l| l.active).map(|l| l.start).min();
-    let last = payments.iter().rev().find(|p| p.amount > 0.0);
-    out.push(payments.iter().filter(|p| p.amount > 0.0).count() as f64);
+    let loan_regular = |p: &Payment| {
+        p.loan
+            .and_then(|key| {
+                w.loans
+                    .iter()
+                    .find(|l| w.installments[l.range.start].loan == key)
+            })
+            .map_or(regular, |l| l.regular)
+    };
+    // One pass over the payments applied: counts, the last 30 days' net
+    // amount (added in payment order) and the partial payments.
+    let (mut paid_count, mut reversals, mut partial, mut paid_30d) = (0usize, 0usize, 0usize, -0.0);
+    let mut last = None;
+    for p in payments {
+        if p.amount > 0.0 {
+            paid_count += 1;
+            last = Some(p);
+            if p.amount < loan_regular(p) - tolerance {
+                partial += 1;
+            }
+        } else if p.amount < 0.0 {
+            reversals += 1;
+        }
+        if p.date > t - 30 {
+            paid_30d += p.amount;
+        }
+    }
+    out.push(paid_count as f64);
     out.push(match (last, first_start) {
         (Some(p), _) => f64::from(t - p.date),
         (None, Some(s)) => f64::from((t - s).max(0)),
         (None, None) => 0.0,
     });
     out.push(last.map_or(0.0, |p| ratio(p.amount, regular, tolerance)));
-    let paid_30d: f64 = payments
-        .iter()
-        .filter(|p| p.date > t - 30)
-        .map(|p| p.amount)
-        .sum();
     out.push(ratio(paid_30d, regular, tolerance));
     out.push(regular);
     out.push(ratio(overdue, regular, tolerance));
@@ -208,23 +245,9 @@ fn ledger_features_in(
         }
     }
     out.push(streak as f64);
-    let loan_regular = |p: &Payment| {
-        p.loan
-            .and_then(|key| {
-                w.loans
-                    .iter()
-                    .find(|l| w.installments[l.range.start].loan == key)
-            })
-            .map_or(regular, |l| l.regular)
-    };
-    let partial = payments
-        .iter()
-        .filter(|p| p.amount > 0.0 && p.amount < loan_regular(p) - tolerance)
-        .count();
     out.push(partial as f64);
-    out.push(payments.iter().filter(|p| p.amount < 0.0).count() as f64);
+    out.push(reversals as f64);
     out.push(w.loans.iter().filter(|l| l.active).count() as f64);
-    let first_due = w.active_installments().map(|i| w.installments[i].due).min();
     out.push(first_due.map_or(0.0, |d| (f64::from(t - d) / 30.4375).max(0.0)));
     debug_assert_eq!(out.len() - start, LEDGER_FEATURES.len());
 }
@@ -239,18 +262,22 @@ pub fn contact_features(
     out: &mut Vec<f64>,
 ) {
     let known = &contacts[..contacts.partition_point(|c| c.day <= t)];
-    let in_last = |days: Day| known.iter().filter(|c| c.day > t - days).count() as f64;
-    out.push(in_last(7));
-    out.push(in_last(30));
-    let rpc = known.iter().filter(|c| c.outcome.is_right_party()).count();
+    let is_promise = |c: &&Contact| c.outcome == crate::contract::Outcome::PromiseToPay;
+    // The counts in one pass.
+    let (mut last_7, mut last_30, mut rpc, mut promises) = (0usize, 0usize, 0usize, 0usize);
+    for c in known {
+        last_7 += usize::from(c.day > t - 7);
+        last_30 += usize::from(c.day > t - 30);
+        rpc += usize::from(c.outcome.is_right_party());
+        promises += usize::from(is_promise(&c));
+    }
+    out.push(last_7 as f64);
+    out.push(last_30 as f64);
     out.push(ratio(rpc as f64, known.len() as f64, 0.0));
-    let promises = || {
-        known
-            .iter()
-            .filter(|c| c.outcome == crate::contract::Outcome::PromiseToPay)
-    };
-    out.push(promises().count() as f64);
-    let broken = promises()
+    out.push(promises as f64);
+    let broken = known
+        .iter()
+        .filter(is_promise)
         .filter(|c| {
             let deadline = c.promise_date().unwrap_or(c.day + 7);
             if deadline >= t {

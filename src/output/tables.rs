@@ -253,8 +253,9 @@ pub fn run_table(
 ) -> RecordBatch {
     let base = scored_table(ledger, fs, model, scored, model_sha256);
     let hour = |h: Option<u8>| -> ArrayRef {
+        let text = h.map(|h| format!("{h:02}:00"));
         Arc::new(StringArray::from_iter(
-            decisions.iter().map(|_| h.map(|h| format!("{h:02}:00"))),
+            decisions.iter().map(|_| text.as_deref()),
         ))
     };
     let rules = strategy.contact_rules.as_ref();

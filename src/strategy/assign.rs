@@ -77,7 +77,18 @@ pub fn decide(s: &Strategy, b: &BorrowerState) -> Decision {
         human_review: false,
         calls_left_today: b.contact.map(|c| c.calls_left_today),
         next_contact_date: None,
-        rule: format!("{arm}matrix:{}/{}", s.buckets[bucket].name, s.bands[band]),
+        rule: {
+            // Built by hand, with room for the overlays (this runs once per
+            // borrower; `format!` cost more than the rest of the decision).
+            let (bucket, band) = (&s.buckets[bucket].name, &s.bands[band]);
+            let mut r = String::with_capacity(arm.len() + bucket.len() + band.len() + 40);
+            r.push_str(arm);
+            r.push_str("matrix:");
+            r.push_str(bucket);
+            r.push('/');
+            r.push_str(band);
+            r
+        },
     };
     if let (Some(p), Some(days)) = (s.preventive, b.days_to_next_due) {
         if b.dpd == 0 && (0..=i64::from(p.days_before_due)).contains(&days) {

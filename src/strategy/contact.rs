@@ -87,19 +87,25 @@ pub struct ContactStatus {
 /// Evaluates `rules` for `day` from the borrower's `contacts` (sorted by time;
 /// only those before `day` are used).
 pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactStatus {
-    let calls: Vec<&Contact> = contacts
+    let past = &contacts[..contacts.partition_point(|c| c.day < day)];
+    // A limit on a day d (from `day` on) counts the calls on d and in the
+    // 7 days up to d: of the past calls, only those after `day - 7` can
+    // count towards any of them. The last conversation may be older.
+    let recent = &past[past.partition_point(|c| c.day <= day - 7)..];
+    let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
+    let last_talk = past
         .iter()
-        .filter(|c| c.day < day && c.channel == Channel::Call)
-        .collect();
+        .rev()
+        .find(|c| c.channel == Channel::Call && c.outcome.is_right_party())
+        .map(|c| c.day);
     let left_on = |d: Day| -> u32 {
         let mut left = u32::MAX;
-        let on_day = calls.iter().filter(|c| c.day == d).count() as u32;
+        let on_day = calls().filter(|c| c.day == d).count() as u32;
         if let Some(m) = rules.max_calls_per_day {
             left = left.min(m.saturating_sub(on_day));
         }
         if let Some(m) = rules.max_conversations_per_day {
-            let talks = calls
-                .iter()
+            let talks = calls()
                 .filter(|c| c.day == d && c.outcome.is_right_party())
                 .count() as u32;
             if talks >= m {
@@ -107,15 +113,10 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
             }
         }
         if let Some(m) = rules.max_calls_per_7_days {
-            let recent = calls.iter().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
+            let recent = calls().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
             left = left.min(m.saturating_sub(recent));
         }
         if let Some(q) = rules.quiet_days_after_conversation {
-            let last_talk = calls
-                .iter()
-                .rev()
-                .find(|c| c.outcome.is_right_party())
-                .map(|c| c.day);
             if last_talk.is_some_and(|t| d < t + q as Day) {
                 left = 0;
             }
