@@ -474,6 +474,9 @@ pub fn row_group_id_ranges(path: &Path) -> Result<Option<Vec<(i64, i64)>>> {
 #[derive(Default)]
 pub struct SharedGroups {
     groups: Mutex<HashMap<GroupKey, Arc<SharedGroup>>>,
+    /// Each file's checked footer, by file and table (kept for the run:
+    /// a few kilobytes per file).
+    footers: Mutex<HashMap<(PathBuf, &'static str), (ArrowReaderMetadata, u64)>>,
 }
 
 /// A file, the table (projection) it is read as, and a row group.
@@ -526,6 +529,24 @@ impl SharedGroups {
         batches
     }
 
+    /// The checked footer of `path` read as `table`, read by `load` if no
+    /// partition has yet (a failure is not kept: each partition that asks
+    /// again fails the same way).
+    fn footer<E>(
+        &self,
+        (path, table): (&Path, &'static str),
+        load: impl FnOnce() -> std::result::Result<(ArrowReaderMetadata, u64), E>,
+    ) -> std::result::Result<(ArrowReaderMetadata, u64), E> {
+        let key = (path.to_path_buf(), table);
+        let lock = || self.footers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(f) = lock().get(&key) {
+            return Ok(f.clone());
+        }
+        let f = load()?;
+        lock().insert(key, f.clone());
+        Ok(f)
+    }
+
     /// Row groups held for partitions yet to take them.
     pub fn held(&self) -> usize {
         self.groups.lock().map_or(0, |g| g.len())
@@ -553,48 +574,57 @@ fn decode(
 ) -> std::result::Result<Decoded, Decode> {
     let perr = |e: parquet::errors::ParquetError| Decode::Parquet(e.to_string());
     let failed = |panic: String| Decode::Parquet(decoder_failed(&panic));
-    let (meta, file_len) = load_metadata(path, &file).map_err(|e| match e {
-        ContractError::Unreadable { message, .. } => Decode::Parquet(message),
-        e => Decode::Parquet(e.to_string()),
-    })?;
-    // Categorical text columns stored as plain strings are decoded straight
-    // into dictionaries (Parquet stores them dictionary-encoded): no string
-    // per row is built.
-    let hinted: Vec<Arc<Field>> = meta
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| {
-            if spec.kind_of(f.name()) == Some(ColumnKind::Text) && *f.data_type() == DataType::Utf8
-            {
-                Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
-                    Box::new(DataType::Int32),
-                    Box::new(DataType::Utf8),
-                )))
-            } else {
-                f.clone()
-            }
-        })
-        .collect();
-    let meta = if hinted
-        .iter()
-        .zip(meta.schema().fields())
-        .any(|(a, b)| a != b)
-    {
-        let hint = Arc::new(arrow::datatypes::Schema::new_with_metadata(
-            hinted,
-            meta.schema().metadata().clone(),
-        ));
-        guard::contain(|| {
-            ArrowReaderMetadata::try_new(
-                meta.metadata().clone(),
-                ArrowReaderOptions::default().with_schema(hint),
-            )
-        })
-        .map_err(failed)?
-        .map_err(perr)?
-    } else {
-        meta
+    // The footer, read and checked (and its schema hinted, below) once per
+    // file and table for all the partitions of a run.
+    let footer = || -> std::result::Result<(ArrowReaderMetadata, u64), Decode> {
+        let (meta, file_len) = load_metadata(path, &file).map_err(|e| match e {
+            ContractError::Unreadable { message, .. } => Decode::Parquet(message),
+            e => Decode::Parquet(e.to_string()),
+        })?;
+        // Categorical text columns stored as plain strings are decoded straight
+        // into dictionaries (Parquet stores them dictionary-encoded): no string
+        // per row is built.
+        let hinted: Vec<Arc<Field>> = meta
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                if spec.kind_of(f.name()) == Some(ColumnKind::Text) && *f.data_type() == DataType::Utf8
+                {
+                    Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    )))
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        let meta = if hinted
+            .iter()
+            .zip(meta.schema().fields())
+            .any(|(a, b)| a != b)
+        {
+            let hint = Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                hinted,
+                meta.schema().metadata().clone(),
+            ));
+            guard::contain(|| {
+                ArrowReaderMetadata::try_new(
+                    meta.metadata().clone(),
+                    ArrowReaderOptions::default().with_schema(hint),
+                )
+            })
+            .map_err(failed)?
+            .map_err(perr)?
+        } else {
+            meta
+        };
+        Ok((meta, file_len))
+    };
+    let (meta, file_len) = match shared {
+        Some(cache) => cache.footer((path, spec.name), footer)?,
+        None => footer()?,
     };
     let fields: Vec<Arc<Field>> = meta.schema().fields().iter().cloned().collect();
     for col in spec.columns.iter().filter(|c| c.required) {
