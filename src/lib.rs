@@ -24,7 +24,8 @@
 //! [`jobs`] runs these stages for each command; [`generate`] writes synthetic
 //! ledgers with a known truth for tests and benchmarks; [`pseudonym`] turns
 //! borrower ids into keyed pseudonyms for files sent outside; [`error`]
-//! classifies failures into exit codes.
+//! classifies failures into exit codes; [`par`] puts large vectors
+//! together in parallel.
 //!
 //! ```
 //! use dunning::contract::{self, InputPaths, LoadOptions};
@@ -55,6 +56,7 @@ pub mod labels;
 pub mod ledger;
 pub mod model;
 pub mod output;
+pub mod par;
 pub mod pseudonym;
 pub mod report;
 pub mod scoring;

@@ -589,7 +589,8 @@ fn decode(
             .fields()
             .iter()
             .map(|f| {
-                if spec.kind_of(f.name()) == Some(ColumnKind::Text) && *f.data_type() == DataType::Utf8
+                if spec.kind_of(f.name()) == Some(ColumnKind::Text)
+                    && *f.data_type() == DataType::Utf8
                 {
                     Arc::new(f.as_ref().clone().with_data_type(DataType::Dictionary(
                         Box::new(DataType::Int32),

@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::contract::{Ledger, MAX_DAY, MIN_DAY};
 use crate::dates::Day;
+use crate::par::par_concat;
 pub use features::{FeatureDef, CONTACT_FEATURES, LEDGER_FEATURES};
 use waterfall::Waterfall;
 
@@ -191,20 +192,28 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
         })
         .collect();
     // Chunks are in borrower order with each borrower's snapshots together
-    // (row b * S + s); regroup as (as-of, borrower).
+    // (row b * S + s); regroup as (as-of, borrower). With one snapshot (the
+    // nightly run) that is the chunks' own order: they are put together in
+    // parallel.
     let snaps = as_of.len();
-    let total: usize = chunks.iter().map(|c| c.0.len()).sum();
-    let mut rows = Vec::with_capacity(total);
-    let mut values = Vec::with_capacity(total * width);
-    for s in 0..snaps {
-        for (crows, cvalues) in &chunks {
-            for k in (s..crows.len()).step_by(snaps) {
-                debug_assert_eq!(crows[k].snapshot as usize, s);
-                rows.push(crows[k]);
-                values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
+    let (rows, values) = if snaps == 1 {
+        let (rows, values): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+        (par_concat(rows), par_concat(values))
+    } else {
+        let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+        let mut rows = Vec::with_capacity(total);
+        let mut values = Vec::with_capacity(total * width);
+        for s in 0..snaps {
+            for (crows, cvalues) in &chunks {
+                for k in (s..crows.len()).step_by(snaps) {
+                    debug_assert_eq!(crows[k].snapshot as usize, s);
+                    rows.push(crows[k]);
+                    values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
+                }
             }
         }
-    }
+        (rows, values)
+    };
     // Inputs are bounded (amounts within 1e13, dates within 1900-2200), so
     // every feature is finite; check rather than trust it.
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
