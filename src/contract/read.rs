@@ -476,8 +476,11 @@ pub struct SharedGroups {
     groups: Mutex<HashMap<GroupKey, Arc<SharedGroup>>>,
     /// Each file's checked footer, by file and table (kept for the run:
     /// a few kilobytes per file).
-    footers: Mutex<HashMap<(PathBuf, &'static str), (ArrowReaderMetadata, u64)>>,
+    footers: Mutex<HashMap<(PathBuf, &'static str), Footer>>,
 }
+
+/// A file's checked footer (schema hinted for its table) and its length.
+type Footer = (ArrowReaderMetadata, u64);
 
 /// A file, the table (projection) it is read as, and a row group.
 type GroupKey = (PathBuf, &'static str, usize);
@@ -535,8 +538,8 @@ impl SharedGroups {
     fn footer<E>(
         &self,
         (path, table): (&Path, &'static str),
-        load: impl FnOnce() -> std::result::Result<(ArrowReaderMetadata, u64), E>,
-    ) -> std::result::Result<(ArrowReaderMetadata, u64), E> {
+        load: impl FnOnce() -> std::result::Result<Footer, E>,
+    ) -> std::result::Result<Footer, E> {
         let key = (path.to_path_buf(), table);
         let lock = || self.footers.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(f) = lock().get(&key) {
@@ -576,7 +579,7 @@ fn decode(
     let failed = |panic: String| Decode::Parquet(decoder_failed(&panic));
     // The footer, read and checked (and its schema hinted, below) once per
     // file and table for all the partitions of a run.
-    let footer = || -> std::result::Result<(ArrowReaderMetadata, u64), Decode> {
+    let footer = || -> std::result::Result<Footer, Decode> {
         let (meta, file_len) = load_metadata(path, &file).map_err(|e| match e {
             ContractError::Unreadable { message, .. } => Decode::Parquet(message),
             e => Decode::Parquet(e.to_string()),
