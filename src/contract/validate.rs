@@ -940,23 +940,28 @@ fn canonical_sort<T: Send>(
     let checked: Vec<(bool, usize)> = chunks
         .into_par_iter()
         .map(|c| {
+            // One pass over neighbours: a change of borrower starts a group
+            // (and must go up); a pair out of order within a group has the
+            // whole group sorted, and the pass goes on after it.
             let (mut ascending, mut sorted) = (true, 0);
-            let mut i = 0;
+            let mut start = 0;
+            let mut i = 1;
             while i < c.len() {
-                let b = borrower(&c[i]);
-                let mut j = i + 1;
-                while j < c.len() && borrower(&c[j]) == b {
-                    j += 1;
-                }
-                if j < c.len() && borrower(&c[j]) < b {
-                    ascending = false;
-                }
-                let group = &mut c[i..j];
-                if !group.is_sorted_by(|x, y| cmp(x, y).is_le()) {
-                    group.sort_unstable_by(&cmp);
+                let (before, here) = (borrower(&c[i - 1]), borrower(&c[i]));
+                if here != before {
+                    ascending &= here > before;
+                    start = i;
+                } else if cmp(&c[i - 1], &c[i]).is_gt() {
+                    let mut end = i + 1;
+                    while end < c.len() && borrower(&c[end]) == here {
+                        end += 1;
+                    }
+                    c[start..end].sort_unstable_by(&cmp);
                     sorted += 1;
+                    i = end;
+                    continue;
                 }
-                i = j;
+                i += 1;
             }
             (ascending, sorted)
         })
