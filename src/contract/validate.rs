@@ -771,11 +771,19 @@ fn par_fill<T: Copy + Send + Sync, R: Send>(
 ) -> (Vec<T>, Vec<R>) {
     debug_assert_eq!(bounds.last().map_or(0, |b| b.1), total);
     let mut out: Vec<T> = Vec::with_capacity(total);
+    // Each chunk's stretch starts where the previous one's ends (its offset
+    // is the sum of the lengths before it, whatever the bounds' values);
+    // stretches beyond `total` would fail `split_at_mut`, never write out
+    // of bounds.
     let mut slots = Vec::with_capacity(bounds.len());
+    let mut offsets = Vec::with_capacity(bounds.len());
     {
         let mut rest = &mut out.spare_capacity_mut()[..total];
+        let mut offset = 0;
         for &(first, end) in bounds {
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(end - first);
+            offsets.push(offset);
+            offset += head.len();
             slots.push(head);
             rest = tail;
         }
@@ -793,14 +801,14 @@ fn par_fill<T: Copy + Send + Sync, R: Send>(
     // k - 1's.
     let base = out.as_mut_ptr();
     let mut len = 0;
-    for (&(first, _), &n) in bounds.iter().zip(&lens) {
-        if first != len {
-            // SAFETY: out's capacity is `total`; [first, first + n) was
-            // written by chunk k (n <= its range's length) and
-            // [len, len + n) lies within capacity, with len <= first;
-            // `copy` allows the two ranges to overlap. T is Copy, so no
-            // value is dropped or duplicated in a way that matters.
-            unsafe { std::ptr::copy(base.add(first), base.add(len), n) };
+    for (&offset, &n) in offsets.iter().zip(&lens) {
+        if offset != len {
+            // SAFETY: [offset, offset + n) lies in chunk k's stretch of
+            // out's capacity, whose first n values `Sink::push` wrote
+            // (n <= the stretch's length); [len, len + n) lies within the
+            // capacity too, with len <= offset; `copy` allows the two
+            // ranges to overlap. T is Copy: nothing is dropped twice.
+            unsafe { std::ptr::copy(base.add(offset), base.add(len), n) };
         }
         len += n;
     }
