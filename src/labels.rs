@@ -94,6 +94,11 @@ pub fn attach(fs: &FeatureSet, given: Option<&[GivenLabel]>, data_end: Option<Da
         given_matched: 0,
         data_end,
     };
+    // Rows the feature set left out as outside the population.
+    for (c, &k) in out.counts.iter_mut().zip(&fs.outside) {
+        c.borrowers += k;
+        c.outside_population += k;
+    }
     for (k, r) in fs.rows.iter().enumerate() {
         let s = r.snapshot as usize;
         let t = fs.as_of[s];
@@ -158,6 +163,7 @@ mod tests {
                     overdue_at_horizon: overdue_h,
                 })
                 .collect(),
+            outside: vec![0],
             values,
         }
     }

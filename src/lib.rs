@@ -38,7 +38,7 @@
 //! generate(&GenerateOptions::new(200, 7, dir.path().to_path_buf()))?;
 //! let ledger = contract::load(&InputPaths::in_dir(dir.path()), &LoadOptions::default())?;
 //! let snapshot = SnapshotOptions { as_of: vec![ymd(2025, 11, 30)], horizon_days: 30, tolerance: 0.01 };
-//! let features = ledger::build(&ledger, &snapshot)?;
+//! let features = ledger::build(&ledger, &snapshot, ledger::Keep::Population)?;
 //! let labeled = labels::attach(&features, None, ledger.last_payment);
 //! let counts = &labeled.counts[0];
 //! assert_eq!(counts.in_population + counts.outside_population, 200);

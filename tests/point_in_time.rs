@@ -15,6 +15,7 @@ use rand::SeedableRng;
 
 use common::{write_parquet, Workdir};
 use dunning::contract::{self, InputPaths, LoadOptions};
+use dunning::labels;
 use dunning::ledger::{self, FeatureSet, SnapshotOptions};
 
 const BASE: i32 = 20_089; // 2025-01-01
@@ -185,6 +186,10 @@ fn write(w: &Workdir, tag: &str, s: &[Inst], p: &[Pay], c: &[Cont]) -> InputPath
 }
 
 fn features(paths: &InputPaths, as_of: Vec<i32>) -> FeatureSet {
+    features_of(paths, as_of, ledger::Keep::All)
+}
+
+fn features_of(paths: &InputPaths, as_of: Vec<i32>, keep: ledger::Keep) -> FeatureSet {
     let ledger = contract::load(paths, &LoadOptions::default()).expect("valid input");
     ledger::build(
         &ledger,
@@ -193,6 +198,7 @@ fn features(paths: &InputPaths, as_of: Vec<i32>) -> FeatureSet {
             horizon_days: 30,
             tolerance: 0.01,
         },
+        keep,
     )
     .expect("options")
 }
@@ -261,5 +267,30 @@ proptest! {
         let ha: Vec<u64> = a.rows.iter().map(|r| r.overdue_at_horizon.to_bits()).collect();
         let hb: Vec<u64> = b.rows.iter().map(|r| r.overdue_at_horizon.to_bits()).collect();
         prop_assert_eq!(ha, hb);
+    }
+
+    #[test]
+    fn population_rows_are_the_rows_labels_keep(
+        s in installments(),
+        p in payments(-40..300),
+        c in contacts(-40..300),
+        t_off in 0..250i32,
+    ) {
+        // Building only the population's rows gives, bit for bit, the rows
+        // (and labels and counts) that the labels keep of all rows.
+        let w = Workdir::new();
+        let paths = write(&w, "a", &s, &p, &c);
+        let as_of = vec![BASE + t_off, BASE + t_off / 2, BASE + t_off + 45];
+        let all = features_of(&paths, as_of.clone(), ledger::Keep::All);
+        let pop = features_of(&paths, as_of, ledger::Keep::Population);
+        let end = Some(BASE + 200);
+        let (la, lp) = (labels::attach(&all, None, end), labels::attach(&pop, None, end));
+        prop_assert_eq!(&la.counts, &lp.counts);
+        prop_assert_eq!(&la.repaid, &lp.repaid);
+        prop_assert_eq!(lp.rows.clone(), (0..pop.rows.len()).collect::<Vec<_>>());
+        let kept: Vec<_> = la.rows.iter().map(|&k| (all.rows[k], all.row_values(k).iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
+        let built: Vec<_> = (0..pop.rows.len()).map(|k| (pop.rows[k], pop.row_values(k).iter().map(|v| v.to_bits()).collect::<Vec<_>>())).collect();
+        prop_assert_eq!(kept, built);
+        prop_assert_eq!(all.outside.iter().sum::<u64>(), 0);
     }
 }

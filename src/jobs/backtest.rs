@@ -177,13 +177,15 @@ fn prepare(models: &[&LoadedModel], opts: &SnapshotInputs, report_file: &Path) -
             dates::format(data_end - horizon_days)
         )));
     }
-    let features = ledger::build(&ledger, &snapshot_options)?;
+    let features = ledger::build(&ledger, &snapshot_options, ledger::Keep::Population)?;
     let later = ledger::build(
         &ledger,
         &SnapshotOptions {
             as_of: as_of.iter().map(|&t| t + horizon_days).collect(),
             ..snapshot_options
         },
+        // Each population row's borrower at T + H, in or out of that date's population.
+        ledger::Keep::All,
     )?;
     let labeled = labels::attach(&features, None, Some(data_end));
     // Written with the report, at the end (see `publish`).

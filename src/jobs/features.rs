@@ -105,7 +105,7 @@ pub fn run(opts: &FeaturesOptions) -> Result<FeaturesSummary> {
     let mut clock = Stopwatch::default();
     let mut ledger = contract::load(&opts.inputs, &opts.load)?;
     clock.lap("read and validate")?;
-    let fs = ledger::build(&ledger, &opts.snapshots)?;
+    let fs = ledger::build(&ledger, &opts.snapshots, ledger::Keep::Population)?;
     clock.lap("features")?;
     let data_end = opts.data_end.or(ledger.last_payment);
     let labeled = labels::attach(&fs, ledger.labels.as_deref(), data_end);

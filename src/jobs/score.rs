@@ -215,7 +215,7 @@ pub fn load_and_score(
             .unwrap_or(ledger::DEFAULT_HORIZON_DAYS),
         tolerance,
     };
-    let features = ledger::build(&ledger, &snapshots)?;
+    let features = ledger::build(&ledger, &snapshots, ledger::Keep::Population)?;
     let population = labels::attach(&features, None, None);
     clock.lap("features")?;
     let rows = scoring::score(&loaded.model, &features, &population.rows)

@@ -128,7 +128,7 @@ pub fn ledger_table(
     data_end: Option<Day>,
 ) -> Result<TrainingTable> {
     let ledger = contract::load(inputs, load)?;
-    let fs = ledger::build(&ledger, snapshots)?;
+    let fs = ledger::build(&ledger, snapshots, ledger::Keep::Population)?;
     let labeled = labels::attach(
         &fs,
         ledger.labels.as_deref(),

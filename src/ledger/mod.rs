@@ -101,7 +101,21 @@ pub struct SnapshotRow {
     pub overdue_at_horizon: f64,
 }
 
-/// Features of all borrowers at all as-of dates, ordered by (as-of, borrower).
+/// Which (borrower, as-of) rows [`build`] computes features for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every borrower at every as-of date (what a comparison of two dates
+    /// needs: the backtest reads each population row's borrower at T + H).
+    All,
+    /// Only the rows in their snapshot's population (overdue at T, or with
+    /// an installment of a started loan due in (T, T + H]; see
+    /// [`crate::labels`]): the others are counted in
+    /// [`FeatureSet::outside`], and their features, which no output
+    /// carries, are not computed.
+    Population,
+}
+
+/// Features of the borrowers at the as-of dates, ordered by (as-of, borrower).
 #[derive(Debug, Clone)]
 pub struct FeatureSet {
     /// The as-of dates, ascending.
@@ -112,8 +126,12 @@ pub struct FeatureSet {
     pub tolerance: f64,
     /// Feature column names, in order.
     pub names: Vec<String>,
-    /// One entry per borrower per as-of date.
+    /// One entry per borrower per as-of date (with [`Keep::Population`],
+    /// only those in the population).
     pub rows: Vec<SnapshotRow>,
+    /// Per as-of date, the borrowers left out of `rows` as outside the
+    /// population (all 0 with [`Keep::All`]).
+    pub outside: Vec<u64>,
     /// Row-major feature values: `values[k * names.len() + j]` is feature j of row k.
     pub values: Vec<f64>,
 }
@@ -160,21 +178,30 @@ pub fn next_due_date(ledger: &Ledger, borrower: u32, as_of: Day) -> Option<Day> 
 /// Borrowers per rayon task: large enough to amortize scheduling, small enough to balance.
 const CHUNK: usize = 2048;
 
-/// Computes the features of every borrower at every as-of date.
-pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, FeatureError> {
+/// Computes the features of the borrowers at the as-of dates: of every
+/// borrower at every date, or only of the population rows (see [`Keep`]).
+pub fn build(
+    ledger: &Ledger,
+    opts: &SnapshotOptions,
+    keep: Keep,
+) -> Result<FeatureSet, FeatureError> {
     let as_of = opts.check()?;
     let attributes: Vec<String> = ledger.attributes.iter().map(|a| a.name.clone()).collect();
     let names = feature_names(ledger.contacts.is_some(), &attributes);
     let width = names.len();
     let n = ledger.borrower_count();
-    let chunks: Vec<(Vec<SnapshotRow>, Vec<f64>)> = (0..n)
+    let snaps = as_of.len();
+    let chunks: Vec<Chunk> = (0..n)
         .step_by(CHUNK)
         .collect::<Vec<_>>()
         .into_par_iter()
         .map(|first| {
             let last = (first + CHUNK).min(n);
-            let mut rows = Vec::with_capacity((last - first) * as_of.len());
-            let mut values = Vec::with_capacity((last - first) * as_of.len() * width);
+            let mut chunk = Chunk {
+                rows: Vec::with_capacity((last - first) * snaps),
+                values: Vec::with_capacity((last - first) * snaps * width),
+                outside: vec![0; snaps],
+            };
             let mut scratch = Scratch::default();
             for b in first..last {
                 borrower(
@@ -182,33 +209,40 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
                     b as u32,
                     &as_of,
                     opts,
+                    keep,
                     width,
                     &mut scratch,
-                    &mut rows,
-                    &mut values,
+                    &mut chunk,
                 );
             }
-            (rows, values)
+            chunk
         })
         .collect();
-    // Chunks are in borrower order with each borrower's snapshots together
-    // (row b * S + s); regroup as (as-of, borrower). With one snapshot (the
-    // nightly run) that is the chunks' own order: they are put together in
-    // parallel.
-    let snaps = as_of.len();
+    let mut outside = vec![0u64; snaps];
+    for c in &chunks {
+        for (o, &k) in outside.iter_mut().zip(&c.outside) {
+            *o += k;
+        }
+    }
+    // Chunks are in borrower order with each borrower's snapshots together,
+    // in snapshot order; regroup as (as-of, borrower). With one snapshot
+    // (the nightly run) that is the chunks' own order: they are put
+    // together in parallel.
     let (rows, values) = if snaps == 1 {
-        let (rows, values): (Vec<_>, Vec<_>) = chunks.into_iter().unzip();
+        let (rows, values): (Vec<_>, Vec<_>) =
+            chunks.into_iter().map(|c| (c.rows, c.values)).unzip();
         (par_concat(rows), par_concat(values))
     } else {
-        let total: usize = chunks.iter().map(|c| c.0.len()).sum();
+        let total: usize = chunks.iter().map(|c| c.rows.len()).sum();
         let mut rows = Vec::with_capacity(total);
         let mut values = Vec::with_capacity(total * width);
         for s in 0..snaps {
-            for (crows, cvalues) in &chunks {
-                for k in (s..crows.len()).step_by(snaps) {
-                    debug_assert_eq!(crows[k].snapshot as usize, s);
-                    rows.push(crows[k]);
-                    values.extend_from_slice(&cvalues[k * width..(k + 1) * width]);
+            for c in &chunks {
+                for (k, r) in c.rows.iter().enumerate() {
+                    if r.snapshot as usize == s {
+                        rows.push(*r);
+                        values.extend_from_slice(&c.values[k * width..(k + 1) * width]);
+                    }
                 }
             }
         }
@@ -230,8 +264,17 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
         tolerance: opts.tolerance,
         names,
         rows,
+        outside,
         values,
     })
+}
+
+/// The rows of one task's borrowers.
+struct Chunk {
+    rows: Vec<SnapshotRow>,
+    values: Vec<f64>,
+    /// Per snapshot, the rows left out as outside the population.
+    outside: Vec<u64>,
 }
 
 /// Buffers that the borrowers of one task reuse, one after another (no
@@ -240,33 +283,47 @@ pub fn build(ledger: &Ledger, opts: &SnapshotOptions) -> Result<FeatureSet, Feat
 struct Scratch {
     checkpoints: Vec<(Day, u8, usize)>,
     out: Vec<f64>,
+    /// Per snapshot, whether the borrower's row is kept.
+    kept: Vec<bool>,
 }
 
 /// One borrower: replays the waterfall through the as-of dates and their
-/// horizons, and appends a row of `width` features per as-of date.
+/// horizons, and appends a row of `width` features per as-of date (per
+/// as-of date in the population, with [`Keep::Population`]).
 #[allow(clippy::too_many_arguments)]
 fn borrower(
     ledger: &Ledger,
     b: u32,
     as_of: &[Day],
     opts: &SnapshotOptions,
+    keep: Keep,
     width: usize,
     scratch: &mut Scratch,
-    rows: &mut Vec<SnapshotRow>,
-    values: &mut Vec<f64>,
+    chunk: &mut Chunk,
 ) {
     let installments = ledger.schedule.of(b);
     let payments = ledger.payments.of(b);
     let h = opts.horizon_days;
     let mut w = Waterfall::new(installments, payments, opts.tolerance);
     // Checkpoints in time order: (day, kind, snapshot), features at T before the horizon of earlier T.
-    let Scratch { checkpoints, out } = scratch;
+    let Scratch {
+        checkpoints,
+        out,
+        kept,
+    } = scratch;
     checkpoints.clear();
     for (s, &t) in as_of.iter().enumerate() {
         checkpoints.push((t, 0, s));
         checkpoints.push((t.saturating_add(h), 1, s));
     }
     checkpoints.sort_unstable();
+    kept.clear();
+    kept.resize(as_of.len(), true);
+    let Chunk {
+        rows,
+        values,
+        outside,
+    } = chunk;
     let start = rows.len();
     for (s, _) in as_of.iter().enumerate() {
         rows.push(SnapshotRow {
@@ -280,6 +337,9 @@ fn borrower(
     let base = values.len();
     values.resize(base + as_of.len() * width, 0.0);
     for &mut (day, kind, s) in checkpoints {
+        if !kept[s] {
+            continue;
+        }
         w.advance(day);
         let row = &mut rows[start + s];
         if kind == 1 {
@@ -290,6 +350,14 @@ fn borrower(
         row.due_in_horizon = w
             .active_installments()
             .any(|i| installments[i].due > t && installments[i].due <= t.saturating_add(h));
+        // The population test of `labels::attach`: the dpd feature (which
+        // `ledger_features` computes as `w.dpd(t)`) above 0, or a due date
+        // within the horizon.
+        if keep == Keep::Population && !row.due_in_horizon && w.dpd(t) == 0 {
+            kept[s] = false;
+            outside[s] += 1;
+            continue;
+        }
         out.clear();
         features::ledger_features(&w, t, opts.tolerance, out);
         if let Some(contacts) = &ledger.contacts {
@@ -301,5 +369,18 @@ fn borrower(
             out.push(if v.is_some() { 0.0 } else { 1.0 });
         }
         values[base + s * width..][..width].copy_from_slice(out);
+    }
+    // Close up the rows left out (and their values), keeping the order.
+    if kept.iter().any(|&k| !k) {
+        let mut to = 0;
+        for s in 0..as_of.len() {
+            if kept[s] {
+                rows[start + to] = rows[start + s];
+                values.copy_within(base + s * width..base + (s + 1) * width, base + to * width);
+                to += 1;
+            }
+        }
+        rows.truncate(start + to);
+        values.truncate(base + to * width);
     }
 }
