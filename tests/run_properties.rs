@@ -45,6 +45,7 @@ proptest! {
             partition: None,
             pseudonym: None,
             drift: Default::default(),
+            held_partitions: dunning::jobs::run::HELD_PARTITIONS,
         }).unwrap();
         let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
         let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
@@ -95,6 +96,7 @@ proptest! {
             partition: None,
             pseudonym: None,
             drift: Default::default(),
+            held_partitions: dunning::jobs::run::HELD_PARTITIONS,
         };
         let one = run(&opts("one", 1)).unwrap();
         let many = run(&opts("many", partitions)).unwrap();
@@ -144,16 +146,31 @@ fn range_partitions_skip_row_groups_and_change_no_byte() {
         partition,
         pseudonym: None,
         drift: Default::default(),
+        held_partitions: dunning::jobs::run::HELD_PARTITIONS,
     };
     // Without capacity limits, the in-process run writes the night while
     // it scores the partitions, in order: the same bytes and counts.
+    // The partitions' rows reach the writer in memory, or (held_partitions
+    // 0, as when a partition ends far ahead of the writer) through scratch
+    // files.
     let one = run(&opts("one", 1, None)).unwrap();
     let many = run(&opts("many", 4, None)).unwrap();
+    let spilled = run(&RunOptions {
+        held_partitions: 0,
+        ..opts("spilled", 4, None)
+    })
+    .unwrap();
     for f in ["scored.parquet", "rejects.parquet"] {
         let a = std::fs::read(dir.path().join("one/2025-12-31").join(f)).unwrap();
         let b = std::fs::read(dir.path().join("many/2025-12-31").join(f)).unwrap();
+        let c = std::fs::read(dir.path().join("spilled/2025-12-31").join(f)).unwrap();
         assert!(a == b, "{f} differs under range partitions");
+        assert!(
+            a == c,
+            "{f} differs under range partitions through scratch files"
+        );
     }
+    assert_eq!(many.by_treatment, spilled.by_treatment);
     assert_eq!(one.scored, many.scored);
     assert_eq!(one.rejected, many.rejected);
     assert_eq!(one.by_dpd_bucket, many.by_dpd_bucket);

@@ -67,7 +67,16 @@ pub struct RunOptions {
     /// When the population drift (PSI of the score, CSI of each feature
     /// against the model's training population) warns and fails the night.
     pub drift: Thresholds,
+    /// How many scored partitions a partitioned run that writes the night
+    /// in order may keep in memory, waiting to be written; a partition
+    /// that ends further ahead of the writer goes through a scratch file
+    /// (0: every one does). [`HELD_PARTITIONS`] unless testing that path.
+    pub held_partitions: u32,
 }
+
+/// The default [`RunOptions::held_partitions`]: as many as are scored at a
+/// time, so that memory stays a few partitions' worth.
+pub const HELD_PARTITIONS: u32 = PARTITIONS_IN_FLIGHT as u32;
 
 /// `drift_fail_above` / `--drift-fail-above`: a PSI, or `off` (never fail).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -322,6 +331,7 @@ impl RunConfig {
         };
         Ok(RunOptions {
             drift,
+            held_partitions: HELD_PARTITIONS,
             model: need(self.model.or(file.model), "model")?,
             strategy: need(self.strategy.or(file.strategy), "strategy")?,
             inputs: InputPaths {
@@ -1307,7 +1317,9 @@ pub fn run_observed(
                     )?
                 } else {
                     let parts =
-                        score_partitions(opts, &prep, count, &parts_dir, &mut clock, |_| Ok(()))?;
+                        score_partitions(opts, &prep, count, &parts_dir, 0, &mut clock, |_, _| {
+                            Ok(())
+                        })?;
                     merge_parts(
                         &prep.strategy,
                         &prep.strategy_sha256,
@@ -1319,13 +1331,17 @@ pub fn run_observed(
                         &DriftOverride::all(opts.drift),
                     )?
                 };
-                std::fs::remove_dir_all(&parts_dir).map_err(|source| {
-                    Error::Output(output::OutputError::Io {
-                        path: parts_dir.clone(),
-                        action: "removing the partition files",
-                        source,
-                    })
-                })?;
+                // (Absent when every partition was held in memory.)
+                match std::fs::remove_dir_all(&parts_dir) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::Output(output::OutputError::Io {
+                            path: parts_dir.clone(),
+                            action: "removing the partition files",
+                            source: e,
+                        }));
+                    }
+                    _ => {}
+                }
                 m
             };
             crate::jobs::interrupt::boundary("publish")?;
@@ -1370,8 +1386,12 @@ struct PartOutput {
     dir: PathBuf,
     /// Its manifest.
     manifest: Manifest,
-    /// Its scored rows, sorted by borrower_id: Parquet, or a scratch file.
+    /// Its scored rows, sorted by borrower_id: Parquet, or a scratch file
+    /// (unless they are `held`).
     scored: PathBuf,
+    /// Its scored rows kept in memory instead, for the in-order writer to
+    /// take (see [`score_partitions`]).
+    held: Option<RecordBatch>,
     /// Its rejects, when it has any.
     rejects: Option<RecordBatch>,
 }
@@ -1383,15 +1403,21 @@ fn bad_part(path: &Path, message: String) -> Error {
 /// Sets one partition of an in-process partitioned run aside in `dir` (in
 /// the staging directory): its scored rows as a scratch file, its manifest
 /// and rejects in memory.
-fn spill_part(part: Part, dir: &Path, clock: &mut Stopwatch) -> Result<PartOutput> {
+/// With `hold`, its scored rows stay in memory instead (and no file is
+/// written).
+fn spill_part(part: Part, dir: &Path, hold: bool, clock: &mut Stopwatch) -> Result<PartOutput> {
     let Part {
         batch,
         rejects,
         mut manifest,
     } = part;
     let scored = dir.join("scored.arrow");
-    output::spill::write(&scored, &batch)?;
-    drop(batch);
+    let held = if hold {
+        Some(batch)
+    } else {
+        output::spill::write(&scored, &batch)?;
+        None
+    };
     let rejects = (!rejects.is_empty()).then(|| tables::rejects_table(&rejects));
     clock.lap("write")?;
     add_laps(&mut manifest, clock);
@@ -1400,6 +1426,7 @@ fn spill_part(part: Part, dir: &Path, clock: &mut Stopwatch) -> Result<PartOutpu
         dir: dir.to_path_buf(),
         manifest,
         scored,
+        held,
         rejects,
     })
 }
@@ -1416,21 +1443,28 @@ pub const PARTITIONS_IN_FLIGHT: usize = 3;
 /// Scores partitions `0..count` of the night, [`PARTITIONS_IN_FLIGHT`] at a
 /// time, each set aside in `parts_dir/INDEX` ([`spill_part`]), and hands
 /// each to `in_order` on this thread, in index order, as soon as it and the
-/// ones before it are done (while the others are scored). The laps of every
-/// partition go to `clock`'s observer as they end. Fails with the error of
-/// the lowest failing partition, or of `in_order`; once one fails, no other
-/// partition starts.
+/// ones before it are done (while the others are scored). With `hold`, a
+/// partition that ends fewer than `hold` places after the one `in_order`
+/// waits for keeps its scored rows in memory, and `in_order` takes them
+/// (the usual case: partitions end about in order); a later one (after a
+/// slow partition) is set aside on disk, so memory stays bounded. The laps
+/// of every partition go to `clock`'s observer as they end. Fails with the
+/// error of the lowest failing partition, or of `in_order`; once one fails,
+/// no other partition starts.
 fn score_partitions(
     opts: &RunOptions,
     prep: &Prepared,
     count: u32,
     parts_dir: &Path,
+    hold: u32,
     clock: &mut Stopwatch,
-    mut in_order: impl FnMut(&PartOutput) -> Result<()>,
+    mut in_order: impl FnMut(&PartOutput, Option<RecordBatch>) -> Result<()>,
 ) -> Result<Vec<PartOutput>> {
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::{Condvar, Mutex};
     let next = AtomicU32::new(0);
+    // The partition `in_order` waits for (or takes next).
+    let consumed = AtomicU32::new(0);
     let failed = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<PartOutput>>>> =
         Mutex::new((0..count).map(|_| None).collect());
@@ -1473,7 +1507,9 @@ fn score_partitions(
                     };
                     let r = score_part(opts, prep, Some(p), Some(shared.clone()), &mut part_clock)
                         .and_then(|part| {
-                            spill_part(part, &parts_dir.join(index.to_string()), &mut part_clock)
+                            let held = index < consumed.load(Ordering::SeqCst).saturating_add(hold);
+                            let dir = parts_dir.join(index.to_string());
+                            spill_part(part, &dir, held, &mut part_clock)
                         });
                     if r.is_err() {
                         failed.store(true, Ordering::SeqCst);
@@ -1496,23 +1532,26 @@ fn score_partitions(
                     Err(_) => return,
                 };
             }
-            let Some(Ok(part)) = all[k].as_ref() else {
+            let Some(Ok(part)) = all[k].as_mut() else {
                 break;
             };
-            // The consumer reads the partition's files; the workers only
-            // need the lock to store their results.
+            // The consumer takes the partition's rows, or reads its files;
+            // the workers only need the lock to store their results.
+            let held = part.held.take();
             let part = PartOutput {
                 dir: part.dir.clone(),
                 manifest: part.manifest.clone(),
                 scored: part.scored.clone(),
+                held: None,
                 rejects: None,
             };
             drop(all);
-            if let Err(e) = in_order(&part) {
+            if let Err(e) = in_order(&part, held) {
                 failed.store(true, Ordering::SeqCst);
                 consumer_error = Some(e);
                 break;
             }
+            consumed.store(k as u32 + 1, Ordering::SeqCst);
         }
     });
     let observer = std::sync::Arc::try_unwrap(observer)
@@ -1620,24 +1659,44 @@ fn score_and_write(
     let mut night: Option<(ScoredSink<'_>, Manifest)> = None;
     let mut rebatch = Rebatch::new();
     let mut at = 0;
-    let parts = score_partitions(opts, prep, partitions, parts_dir, clock, |part| {
-        let reader = output::spill::SpillReader::open(&part.scored)?;
-        if night.is_none() {
-            let sink = ScoredSink::create(dir, reader.schema(), pseudonyms)?;
-            night = Some((sink, part.manifest.clone()));
-        }
-        let (w, counts) = night.as_mut().expect("created above");
-        for b in reader {
-            let b = b.map_err(|e| Error::Internal(format!("{}: {e}", part.scored.display())))?;
-            for b in rebatch.push(b)? {
-                crate::jobs::interrupt::check()?;
-                count(strategy, counts, &b);
-                w.write(&b)?;
-                at += b.num_rows();
+    let hold = opts.held_partitions;
+    let parts = score_partitions(
+        opts,
+        prep,
+        partitions,
+        parts_dir,
+        hold,
+        clock,
+        |part, held| {
+            let (schema, batches): (_, Box<dyn Iterator<Item = Result<RecordBatch>>>) = match held {
+                Some(b) => (b.schema(), Box::new(std::iter::once(Ok(b)))),
+                None => {
+                    let reader = output::spill::SpillReader::open(&part.scored)?;
+                    let path = part.scored.clone();
+                    (
+                        reader.schema(),
+                        Box::new(reader.map(move |b| {
+                            b.map_err(|e| Error::Internal(format!("{}: {e}", path.display())))
+                        })),
+                    )
+                }
+            };
+            if night.is_none() {
+                let sink = ScoredSink::create(dir, schema, pseudonyms)?;
+                night = Some((sink, part.manifest.clone()));
             }
-        }
-        Ok(())
-    })?;
+            let (w, counts) = night.as_mut().expect("created above");
+            for b in batches {
+                for b in rebatch.push(b?)? {
+                    crate::jobs::interrupt::check()?;
+                    count(strategy, counts, &b);
+                    w.write(&b)?;
+                    at += b.num_rows();
+                }
+            }
+            Ok(())
+        },
+    )?;
     let (mut w, counts) = night.ok_or_else(|| Error::Internal("no partition was scored".into()))?;
     let mut counts = counts;
     if let Some(b) = rebatch.take()? {
@@ -1680,6 +1739,7 @@ fn read_part(d: &Path) -> Result<PartOutput> {
         dir: d.to_path_buf(),
         manifest,
         scored: d.join(SCORED),
+        held: None,
         rejects,
     })
 }
