@@ -87,11 +87,20 @@ pub struct ContactStatus {
 /// Evaluates `rules` for `day` from the borrower's `contacts` (sorted by time;
 /// only those before `day` are used).
 pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactStatus {
-    let past = &contacts[..contacts.partition_point(|c| c.day < day)];
+    // The cuts are found from the end, walking memory backwards in order:
+    // the nightly run's contacts all precede the action day, so the first
+    // is found at once, and the second after the last week's contacts. (A
+    // binary search jumps about a borrower's contacts, which are not in
+    // the cache by now: it cost several times more.) `contacts` are sorted
+    // by time, hence by day.
+    let after = |pred: fn(&Contact, Day) -> bool, cs: &[Contact]| {
+        cs.iter().rposition(|c| pred(c, day)).map_or(0, |i| i + 1)
+    };
+    let past = &contacts[..after(|c, day| c.day < day, contacts)];
     // A limit on a day d (from `day` on) counts the calls on d and in the
     // 7 days up to d: of the past calls, only those after `day - 7` can
     // count towards any of them. The last conversation may be older.
-    let recent = &past[past.partition_point(|c| c.day <= day - 7)..];
+    let recent = &past[after(|c, day| c.day <= day - 7, past)..];
     let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
     let last_talk = past
         .iter()
@@ -129,9 +138,13 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
     };
     let calls_left_today = left_on(day);
     // Past data only shrinks with time, so within 31 days a call is allowed.
-    let next_call_date = (day..day + 31)
-        .find(|&d| left_on(d) > 0)
-        .unwrap_or(day + 31);
+    let next_call_date = if calls_left_today > 0 {
+        day
+    } else {
+        (day + 1..day + 31)
+            .find(|&d| left_on(d) > 0)
+            .unwrap_or(day + 31)
+    };
     ContactStatus {
         calls_left_today,
         next_call_date,
@@ -162,7 +175,11 @@ mod tests {
         let us = ContactRules::pack("us").unwrap();
         let d = ymd(2025, 3, 10);
         // Six unanswered calls on Mar 4..Mar 9: one left on Mar 10.
-        let c: Vec<Contact> = (1..=6).map(|k| call(d - k, Outcome::NoAnswer)).collect();
+        // (Contacts come sorted by time, as the ledger holds them.)
+        let c: Vec<Contact> = (1..=6)
+            .rev()
+            .map(|k| call(d - k, Outcome::NoAnswer))
+            .collect();
         assert_eq!(
             status(&us, &c, d),
             ContactStatus {
@@ -174,6 +191,7 @@ mod tests {
         // Seven calls on Mar 3..Mar 9: the 7-day window of Mar 10 is
         // Mar 4..Mar 10, which holds six of them, so one call is left.
         let c: Vec<Contact> = (0..=6)
+            .rev()
             .map(|k| call(d - 1 - k, Outcome::NoAnswer))
             .collect();
         assert_eq!(status(&us, &c, d).calls_left_today, 1);
@@ -205,6 +223,91 @@ mod tests {
         let c: Vec<Contact> = (0..6).map(|_| call(d - 1, Outcome::NoAnswer)).collect();
         assert_eq!(status(&cn, &c, d).calls_left_today, 6);
         assert!(ContactRules::pack("xx").is_none());
+    }
+
+    /// The definition, as first written: binary searches for the cuts and
+    /// every day tried from the action day.
+    fn status_by_definition(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactStatus {
+        let past = &contacts[..contacts.partition_point(|c| c.day < day)];
+        let recent = &past[past.partition_point(|c| c.day <= day - 7)..];
+        let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
+        let last_talk = past
+            .iter()
+            .rev()
+            .find(|c| c.channel == Channel::Call && c.outcome.is_right_party())
+            .map(|c| c.day);
+        let left_on = |d: Day| -> u32 {
+            let mut left = u32::MAX;
+            let on_day = calls().filter(|c| c.day == d).count() as u32;
+            if let Some(m) = rules.max_calls_per_day {
+                left = left.min(m.saturating_sub(on_day));
+            }
+            if let Some(m) = rules.max_conversations_per_day {
+                let talks = calls()
+                    .filter(|c| c.day == d && c.outcome.is_right_party())
+                    .count() as u32;
+                if talks >= m {
+                    left = 0;
+                }
+            }
+            if let Some(m) = rules.max_calls_per_7_days {
+                let recent = calls().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
+                left = left.min(m.saturating_sub(recent));
+            }
+            if let Some(q) = rules.quiet_days_after_conversation {
+                if last_talk.is_some_and(|t| d < t + q as Day) {
+                    left = 0;
+                }
+            }
+            if left == u32::MAX {
+                left = u32::from(rules.window_end_hour - rules.window_start_hour) * 60;
+            }
+            left
+        };
+        ContactStatus {
+            calls_left_today: left_on(day),
+            next_call_date: (day..day + 31)
+                .find(|&d| left_on(d) > 0)
+                .unwrap_or(day + 31),
+            action_day: day,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn status_is_its_definition(
+            days in proptest::collection::vec((0i32..40, 0u8..4, 0u8..3), 0..30),
+            limits in (
+                proptest::option::of(0u32..8),
+                proptest::option::of(0u32..4),
+                proptest::option::of(0u32..10),
+                proptest::option::of(0u32..12),
+            ),
+            day in 0i32..45,
+        ) {
+            let base = ymd(2025, 3, 1);
+            let mut c: Vec<Contact> = days
+                .iter()
+                .map(|&(d, ch, oc)| {
+                    let channel = [Channel::Call, Channel::Call, Channel::Sms, Channel::Letter][ch as usize];
+                    let outcome = [Outcome::NoAnswer, Outcome::RightParty, Outcome::PromiseToPay][oc as usize];
+                    let mut x = call(base + d, outcome);
+                    x.channel = channel;
+                    x
+                })
+                .collect();
+            c.sort_by_key(|x| x.time);
+            let rules = ContactRules {
+                window_start_hour: 8,
+                window_end_hour: 21,
+                max_calls_per_day: limits.0,
+                max_conversations_per_day: limits.1,
+                max_calls_per_7_days: limits.2,
+                quiet_days_after_conversation: limits.3,
+            };
+            let day = base + day;
+            proptest::prop_assert_eq!(status(&rules, &c, day), status_by_definition(&rules, &c, day));
+        }
     }
 
     #[test]
