@@ -279,7 +279,18 @@ fn fuzz_seeds_hold_the_fuzz_property() {
             assert_eq!(e.kind(), ErrorKind::BadInput, "{name}: {e}");
         } else if !name.ends_with("-damaged-page") {
             let scored = result.unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(scored > 0, "{name}: nobody scored");
+            // A partition of these few borrowers may hold none of them (the
+            // id ranges follow the ids, not the count): the whole ledger is
+            // what must be scored.
+            let whole = if Input::parse(&data).is_some_and(|i| i.partition.is_some()) {
+                let mut unpartitioned = data.clone();
+                unpartitioned[0] &= !0b1100;
+                h.run(&unpartitioned)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"))
+            } else {
+                scored
+            };
+            assert!(whole > 0, "{name}: nobody scored");
         }
     }
 }

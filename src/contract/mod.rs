@@ -420,7 +420,8 @@ pub enum PartitionScheme {
     /// Integer id ranges: partition k holds ids in `[starts[k-1], starts[k])`
     /// (open-ended at both ends). Chosen when the schedule is stored in
     /// borrower_id order, as ledger exports usually are: a partition then
-    /// decodes only the row groups whose id statistics overlap its range.
+    /// decodes only the row groups whose id statistics overlap its range
+    /// (see [`range_starts`]).
     Ranges {
         /// The first id of partitions 1..count.
         starts: Vec<i64>,
@@ -463,39 +464,64 @@ impl Partition {
 }
 
 /// The partition scheme of `count` partitions for a schedule file: integer
-/// ranges at row-group boundaries when its borrower_id is a signed integer
-/// column whose row groups are in id order (by their statistics, allowing a
-/// tenth of them out of order) and there are at least `count` row groups; a
-/// hash otherwise. Reads only the footer.
+/// ranges when its borrower_id is a signed integer column whose row groups
+/// are in id order (by their statistics, allowing a tenth of them out of
+/// order); a hash otherwise. Reads only the footer. See [`range_starts`].
 pub fn partition_scheme(schedule: &Path, count: u32) -> Result<PartitionScheme> {
     read::check_file(schedule, &SCHEDULE)?;
     let ranges = read::row_group_id_ranges(schedule)?;
-    // Ranges need a row-group boundary per partition boundary to be balanced.
-    let Some(ranges) = ranges.filter(|r| r.len() >= count as usize && count > 1) else {
-        return Ok(PartitionScheme::Hash);
-    };
-    // In id order, up to a few stray row groups (such as late corrections
-    // appended at the end): those are decoded by every partition they
-    // overlap, which costs time but never correctness.
+    Ok(match ranges.and_then(|r| range_starts(&r, count)) {
+        Some(starts) => PartitionScheme::Ranges { starts },
+        None => PartitionScheme::Hash,
+    })
+}
+
+/// The first ids of partitions `1..count` for a schedule whose row groups
+/// hold the borrower_id ranges `ranges` (min, max), or None when they are
+/// not in id order (more than a tenth of them out of order) or `count` is 1.
+///
+/// With at least `count` row groups the boundaries are the first ids of
+/// evenly spaced row groups, so that a partition decodes whole row groups
+/// of the schedule. With fewer, each row group's id span is cut evenly among
+/// the partitions that fall in it: such a row group is decoded once for the
+/// partitions that share it in one process (see `read::SharedGroups`), where
+/// a hash would have every partition decode every row group. A few stray
+/// row groups (such as late corrections appended at the end) are decoded by
+/// every partition they overlap, which costs time but never correctness.
+/// The boundaries are strictly increasing (a partition may be empty on a
+/// tiny file).
+pub fn range_starts(ranges: &[(i64, i64)], count: u32) -> Option<Vec<i64>> {
     let g = ranges.len();
+    let n = count as usize;
+    if g == 0 || n < 2 {
+        return None;
+    }
     let out_of_order = ranges.windows(2).filter(|w| w[0].1 > w[1].0).count();
     if out_of_order > (g / 10).max(1) {
-        return Ok(PartitionScheme::Hash);
+        return None;
     }
-    // Boundaries at the first id of evenly spaced row groups (by first id),
-    // strictly increasing (a partition may be empty on a tiny file).
-    let mut mins: Vec<i64> = ranges.iter().map(|r| r.0).collect();
-    mins.sort_unstable();
-    let mut starts: Vec<i64> = Vec::with_capacity(count as usize - 1);
-    for k in 1..count as usize {
-        let s = mins[(k * g / count as usize).min(g - 1)];
+    let mut groups = ranges.to_vec();
+    groups.sort_unstable();
+    let mut starts: Vec<i64> = Vec::with_capacity(n - 1);
+    for k in 1..n {
+        let s = if g >= n {
+            groups[(k * g / n).min(g - 1)].0
+        } else {
+            // Boundary k lies `rem / n` of the way into row group `j`.
+            let (j, rem) = (k * g / n, k * g % n);
+            let (lo, hi) = groups[j];
+            let span = (i128::from(hi) - i128::from(lo) + 1).max(0);
+            // Below `span`, so `lo + cut` is at most `hi`.
+            let cut = span * rem as i128 / n as i128;
+            lo + cut as i64
+        };
         let s = match starts.last() {
             Some(&prev) if s <= prev => prev.saturating_add(1),
             _ => s,
         };
         starts.push(s);
     }
-    Ok(PartitionScheme::Ranges { starts })
+    Some(starts)
 }
 
 /// Row counts of one input table:
@@ -524,6 +550,31 @@ pub struct TableReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_starts_follow_row_groups_or_cut_them() {
+        // Enough row groups: the first ids of evenly spaced ones.
+        let g: Vec<(i64, i64)> = (0..8).map(|k| (k * 100, k * 100 + 99)).collect();
+        assert_eq!(range_starts(&g, 4), Some(vec![200, 400, 600]));
+        assert_eq!(range_starts(&g, 8), Some((1..8).map(|k| k * 100).collect()));
+        // Fewer row groups than partitions: each row group's span is cut.
+        assert_eq!(
+            range_starts(&g[..2], 8),
+            Some(vec![25, 50, 75, 100, 125, 150, 175])
+        );
+        // One row group of ids 1..=1000 in 4: even quarters.
+        assert_eq!(range_starts(&[(1, 1000)], 4), Some(vec![251, 501, 751]));
+        // A span narrower than the partitions: strictly increasing anyway.
+        assert_eq!(range_starts(&[(5, 6)], 4), Some(vec![5, 6, 7]));
+        // Extreme ids do not overflow.
+        let wide = range_starts(&[(i64::MIN, i64::MAX)], 3).unwrap();
+        assert!(wide.windows(2).all(|w| w[0] < w[1]), "{wide:?}");
+        // Out of order, one partition, or no row group: no ranges.
+        let shuffled = [(300, 399), (0, 99), (200, 299), (100, 199), (500, 599)];
+        assert_eq!(range_starts(&shuffled, 2), None);
+        assert_eq!(range_starts(&g, 1), None);
+        assert_eq!(range_starts(&[], 4), None);
+    }
 
     #[test]
     fn range_partitions_own_half_open_id_ranges() {

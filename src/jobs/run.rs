@@ -650,7 +650,17 @@ fn prepare(opts: &RunOptions) -> Result<Prepared> {
     run_hash.update(dates::format(opts.as_of).as_bytes());
     let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
     let scheme = if opts.partitions > 1 {
-        crate::contract::partition_scheme(&opts.inputs.schedule, opts.partitions)?
+        let scheme = crate::contract::partition_scheme(&opts.inputs.schedule, opts.partitions)?;
+        if scheme == PartitionScheme::Hash {
+            log::warn!(
+                "{}: borrower_id is not an integer column stored in id order, so the {} partitions \
+                 are a hash of the id and each decodes every row group of every input \
+                 (sorting the inputs by borrower_id lets each decode only its own)",
+                opts.inputs.schedule.display(),
+                opts.partitions
+            );
+        }
+        scheme
     } else {
         PartitionScheme::Hash
     };
