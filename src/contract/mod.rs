@@ -511,9 +511,9 @@ pub fn range_starts(ranges: &[(i64, i64)], count: u32) -> Option<Vec<i64>> {
             let (j, rem) = (k * g / n, k * g % n);
             let (lo, hi) = groups[j];
             let span = (i128::from(hi) - i128::from(lo) + 1).max(0);
-            // Below `span`, so `lo + cut` is at most `hi`.
+            // Below `span`, so `lo + cut` is at most `hi` (an i64).
             let cut = span * rem as i128 / n as i128;
-            lo + cut as i64
+            (i128::from(lo) + cut) as i64
         };
         let s = match starts.last() {
             Some(&prev) if s <= prev => prev.saturating_add(1),
