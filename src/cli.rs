@@ -172,7 +172,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub stages: Option<Vec<String>>,
     /// Partitions of the end-to-end nightly run.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub partitions: u32,
     /// Where to write the JSON report (default: DIR/bench.json).
     #[arg(long)]
@@ -219,9 +219,10 @@ pub struct RunArgs {
     /// Output root: files go to OUT/AS_OF/.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Split the borrowers into N hash partitions, scored one after another
-    /// (memory follows a partition, not the whole ledger); the output is
-    /// identical to an unpartitioned run's.
+    /// Split the borrowers into N partitions of borrower_id (id ranges when
+    /// the schedule is stored in id order, a hash otherwise), scored three
+    /// at a time (memory follows the partitions, not the whole ledger); the
+    /// output is identical to an unpartitioned run's.
     #[arg(long)]
     pub partitions: Option<u32>,
     /// Score only partition I of --partitions N, into OUT/AS_OF.part-I-of-N/
@@ -281,7 +282,7 @@ pub struct CombineArgs {
     #[arg(long = "as-of", value_parser = parse_day)]
     pub as_of: Day,
     /// The number of partitions.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub partitions: u32,
     /// Pseudonymized output.
     #[command(flatten)]

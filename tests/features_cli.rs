@@ -641,6 +641,26 @@ fn usage_errors_exit_64() {
     ]);
     assert_exit(&o, 64);
     assert!(!w.path("f.parquet").exists());
+    // No partitions is a usage error, not one partition.
+    for args in [
+        &["bench", "--partitions", "0", "--dir", "b"][..],
+        &[
+            "combine",
+            "--partitions",
+            "0",
+            "--as-of",
+            "2025-02-01",
+            "--out",
+            "o",
+            "--strategy",
+            "s.toml",
+        ][..],
+    ] {
+        let o = w.run(args);
+        assert_exit(&o, 64);
+        assert!(stderr(&o).contains("--partitions"), "{}", stderr(&o));
+    }
+    assert!(!w.path("b").exists());
 }
 
 #[test]

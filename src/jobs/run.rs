@@ -58,7 +58,7 @@ pub struct RunOptions {
     pub tolerance: f64,
     /// Make any rejected row fatal.
     pub strict: bool,
-    /// Number of borrower hash partitions (1: none).
+    /// Number of borrower partitions (1: none; see [`crate::contract::Partition`]).
     pub partitions: u32,
     /// Score only this partition, into `OUT/AS_OF.part-I-of-N/` (None: all).
     pub partition: Option<u32>,
@@ -206,7 +206,7 @@ pub struct RunConfig {
     pub tolerance: Option<f64>,
     /// Make any rejected row fatal.
     pub strict: Option<bool>,
-    /// Number of borrower hash partitions.
+    /// Number of borrower partitions.
     pub partitions: Option<u32>,
     /// Score only this partition.
     pub partition: Option<u32>,
