@@ -101,41 +101,8 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
     // 7 days up to d: of the past calls, only those after `day - 7` can
     // count towards any of them. The last conversation may be older.
     let recent = &past[after(|c, day| c.day <= day - 7, past)..];
-    let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
-    let last_talk = past
-        .iter()
-        .rev()
-        .find(|c| c.channel == Channel::Call && c.outcome.is_right_party())
-        .map(|c| c.day);
-    let left_on = |d: Day| -> u32 {
-        let mut left = u32::MAX;
-        let on_day = calls().filter(|c| c.day == d).count() as u32;
-        if let Some(m) = rules.max_calls_per_day {
-            left = left.min(m.saturating_sub(on_day));
-        }
-        if let Some(m) = rules.max_conversations_per_day {
-            let talks = calls()
-                .filter(|c| c.day == d && c.outcome.is_right_party())
-                .count() as u32;
-            if talks >= m {
-                left = 0;
-            }
-        }
-        if let Some(m) = rules.max_calls_per_7_days {
-            let recent = calls().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
-            left = left.min(m.saturating_sub(recent));
-        }
-        if let Some(q) = rules.quiet_days_after_conversation {
-            if last_talk.is_some_and(|t| d < t + q as Day) {
-                left = 0;
-            }
-        }
-        if left == u32::MAX {
-            // No numeric limit: report the largest count a day can hold.
-            left = u32::from(rules.window_end_hour - rules.window_start_hour) * 60;
-        }
-        left
-    };
+    let last_talk = last_conversation(past);
+    let left_on = |d: Day| calls_left_on(rules, recent, last_talk, d);
     let calls_left_today = left_on(day);
     // Past data only shrinks with time, so within 31 days a call is allowed.
     let next_call_date = if calls_left_today > 0 {
@@ -150,6 +117,47 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
         next_call_date,
         action_day: day,
     }
+}
+
+/// The day of the borrower's last conversation (right-party call) among `past`.
+fn last_conversation(past: &[Contact]) -> Option<Day> {
+    past.iter()
+        .rev()
+        .find(|c| c.channel == Channel::Call && c.outcome.is_right_party())
+        .map(|c| c.day)
+}
+
+/// Calls allowed on day `d` under `rules`, given the `recent` contacts (those
+/// that can count towards a limit on `d`) and the last conversation's day.
+fn calls_left_on(rules: &ContactRules, recent: &[Contact], last_talk: Option<Day>, d: Day) -> u32 {
+    let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
+    let mut left = u32::MAX;
+    let on_day = calls().filter(|c| c.day == d).count() as u32;
+    if let Some(m) = rules.max_calls_per_day {
+        left = left.min(m.saturating_sub(on_day));
+    }
+    if let Some(m) = rules.max_conversations_per_day {
+        let talks = calls()
+            .filter(|c| c.day == d && c.outcome.is_right_party())
+            .count() as u32;
+        if talks >= m {
+            left = 0;
+        }
+    }
+    if let Some(m) = rules.max_calls_per_7_days {
+        let recent = calls().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
+        left = left.min(m.saturating_sub(recent));
+    }
+    if let Some(q) = rules.quiet_days_after_conversation {
+        if last_talk.is_some_and(|t| d < t + q as Day) {
+            left = 0;
+        }
+    }
+    if left == u32::MAX {
+        // No numeric limit: report the largest count a day can hold.
+        left = u32::from(rules.window_end_hour - rules.window_start_hour) * 60;
+    }
+    left
 }
 
 #[cfg(test)]
@@ -230,40 +238,8 @@ mod tests {
     fn status_by_definition(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactStatus {
         let past = &contacts[..contacts.partition_point(|c| c.day < day)];
         let recent = &past[past.partition_point(|c| c.day <= day - 7)..];
-        let calls = || recent.iter().filter(|c| c.channel == Channel::Call);
-        let last_talk = past
-            .iter()
-            .rev()
-            .find(|c| c.channel == Channel::Call && c.outcome.is_right_party())
-            .map(|c| c.day);
-        let left_on = |d: Day| -> u32 {
-            let mut left = u32::MAX;
-            let on_day = calls().filter(|c| c.day == d).count() as u32;
-            if let Some(m) = rules.max_calls_per_day {
-                left = left.min(m.saturating_sub(on_day));
-            }
-            if let Some(m) = rules.max_conversations_per_day {
-                let talks = calls()
-                    .filter(|c| c.day == d && c.outcome.is_right_party())
-                    .count() as u32;
-                if talks >= m {
-                    left = 0;
-                }
-            }
-            if let Some(m) = rules.max_calls_per_7_days {
-                let recent = calls().filter(|c| c.day > d - 7 && c.day <= d).count() as u32;
-                left = left.min(m.saturating_sub(recent));
-            }
-            if let Some(q) = rules.quiet_days_after_conversation {
-                if last_talk.is_some_and(|t| d < t + q as Day) {
-                    left = 0;
-                }
-            }
-            if left == u32::MAX {
-                left = u32::from(rules.window_end_hour - rules.window_start_hour) * 60;
-            }
-            left
-        };
+        let last_talk = last_conversation(past);
+        let left_on = |d: Day| calls_left_on(rules, recent, last_talk, d);
         ContactStatus {
             calls_left_today: left_on(day),
             next_call_date: (day..day + 31)
