@@ -93,14 +93,17 @@ pub fn status(rules: &ContactRules, contacts: &[Contact], day: Day) -> ContactSt
     // binary search jumps about a borrower's contacts, which are not in
     // the cache by now: it cost several times more.) `contacts` are sorted
     // by time, hence by day.
-    let after = |pred: fn(&Contact, Day) -> bool, cs: &[Contact]| {
-        cs.iter().rposition(|c| pred(c, day)).map_or(0, |i| i + 1)
-    };
-    let past = &contacts[..after(|c, day| c.day < day, contacts)];
+    let past = &contacts[..contacts
+        .iter()
+        .rposition(|c| c.day < day)
+        .map_or(0, |i| i + 1)];
     // A limit on a day d (from `day` on) counts the calls on d and in the
     // 7 days up to d: of the past calls, only those after `day - 7` can
     // count towards any of them. The last conversation may be older.
-    let recent = &past[after(|c, day| c.day <= day - 7, past)..];
+    let recent = &past[past
+        .iter()
+        .rposition(|c| c.day <= day - 7)
+        .map_or(0, |i| i + 1)..];
     let last_talk = last_conversation(past);
     let left_on = |d: Day| calls_left_on(rules, recent, last_talk, d);
     let calls_left_today = left_on(day);
