@@ -53,10 +53,15 @@ impl<T> Sink<'_, T> {
         self.slot[self.len].write(value);
         self.len += 1;
     }
+
+    /// How many values were pushed.
+    pub(crate) fn written(&self) -> usize {
+        self.len
+    }
 }
 
 /// Runs `chunk` in parallel over `bounds` (consecutive ranges that start at
-/// 0 and end at `total`), each writing at most its range's length of
+/// 0 and end at `total`; the closure gets each range's index too), each writing at most its range's length of
 /// values straight into its own stretch of one vector; the stretches are
 /// then closed up. Nothing is copied when every chunk fills its stretch
 /// (no row rejected), and the vector's pages are first touched by the
@@ -64,7 +69,7 @@ impl<T> Sink<'_, T> {
 pub(crate) fn par_fill<T: Copy + Send + Sync, R: Send>(
     total: usize,
     bounds: &[(usize, usize)],
-    chunk: impl Fn((usize, usize), &mut Sink<T>) -> R + Sync + Send,
+    chunk: impl Fn(usize, (usize, usize), &mut Sink<T>) -> R + Sync + Send,
 ) -> (Vec<T>, Vec<R>) {
     debug_assert_eq!(bounds.last().map_or(0, |b| b.1), total);
     let mut out: Vec<T> = Vec::with_capacity(total);
@@ -88,9 +93,10 @@ pub(crate) fn par_fill<T: Copy + Send + Sync, R: Send>(
     let (lens, results): (Vec<usize>, Vec<R>) = slots
         .into_par_iter()
         .zip(bounds)
-        .map(|(slot, &b)| {
+        .enumerate()
+        .map(|(k, (slot, &b))| {
             let mut sink = Sink { slot, len: 0 };
-            let r = chunk(b, &mut sink);
+            let r = chunk(k, b, &mut sink);
             (sink.len, r)
         })
         .unzip();
@@ -129,13 +135,14 @@ mod tests {
             .map(|w| (w[0], w[1]))
             .collect();
         let keep = |k: usize, i: usize| k == 6 || !i.is_multiple_of(k + 2);
-        let (got, counts) = par_fill(total, &bounds, |(first, end), out| {
-            let k = bounds.iter().position(|b| *b == (first, end)).unwrap();
+        let (got, counts) = par_fill(total, &bounds, |k, (first, end), out| {
+            assert_eq!(bounds[k], (first, end));
             for i in first..end {
                 if keep(k, i) {
                     out.push((i as u32, i as f64 / 2.0));
                 }
             }
+            assert_eq!(out.written(), (first..end).filter(|&i| keep(k, i)).count());
             k
         });
         let want: Vec<(u32, f64)> = bounds
@@ -146,7 +153,7 @@ mod tests {
             .collect();
         assert_eq!(got, want);
         assert_eq!(counts, (0..bounds.len()).collect::<Vec<_>>());
-        let (none, _) = par_fill::<u8, ()>(0, &[], |_, _| ());
+        let (none, _) = par_fill::<u8, ()>(0, &[], |_, _, _| ());
         assert!(none.is_empty());
     }
 

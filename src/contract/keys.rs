@@ -55,17 +55,20 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// The distinct non-null ids of `column` at the rows `row(item)` of
-    /// `items`, sorted. Chunks of items are reduced to their sorted distinct
-    /// ids in parallel, then merged.
-    pub fn build<T: Sync>(column: &Column, items: &[T], row: impl Fn(&T) -> usize + Sync) -> Self {
-        let keys = match column {
-            Column::StrId(a) => {
-                let sorted: Vec<Box<str>> =
-                    sorted_distinct(items, &row, |r| a.is_valid(r).then(|| a.value(r)))
-                        .into_iter()
-                        .map(Box::from)
-                        .collect();
+    /// The distinct non-null ids of the parts' columns, of each part's
+    /// column at the rows `row(item)` of its items, sorted. The columns are
+    /// pieces of one id column: they have one type. Chunks of items are
+    /// reduced to their sorted distinct ids in parallel, then merged.
+    pub fn build<T: Sync>(parts: &[(&Column, &[T])], row: impl Fn(&T) -> usize + Sync) -> Self {
+        let keys = match parts.first().map(|p| p.0) {
+            Some(Column::StrId(_)) => {
+                let sorted: Vec<Box<str>> = sorted_distinct(parts, &row, |c, r| match c {
+                    Column::StrId(a) => a.is_valid(r).then(|| a.value(r)),
+                    _ => None,
+                })
+                .into_iter()
+                .map(Box::from)
+                .collect();
                 let map = sorted
                     .iter()
                     .enumerate()
@@ -73,10 +76,11 @@ impl KeyIndex {
                     .collect();
                 Keys::Str(sorted, map)
             }
-            Column::IntId(a) => Keys::Int(sorted_distinct(items, &row, |r| {
-                a.is_valid(r).then(|| a.value(r))
+            Some(Column::IntId(_)) => Keys::Int(sorted_distinct(parts, &row, |c, r| match c {
+                Column::IntId(a) => a.is_valid(r).then(|| a.value(r)),
+                _ => None,
             })),
-            // Only id columns reach here (the contract types them).
+            // Only id columns reach here (the contract types them), or no part.
             _ => Keys::Int(Vec::new()),
         };
         Self { keys }
@@ -144,22 +148,26 @@ impl KeyIndex {
     }
 }
 
-/// The distinct keys `key(row(item))` of `items` (None: no key), sorted.
-/// Chunks of items are reduced to their sorted distinct keys in parallel,
-/// then merged.
-fn sorted_distinct<T: Sync, K: Ord + Send>(
-    items: &[T],
+/// The distinct keys `key(column, row(item))` of each part's items (None:
+/// no key), sorted. Chunks of items are reduced to their sorted distinct
+/// keys in parallel, then merged.
+fn sorted_distinct<'a, T: Sync, K: Ord + Send>(
+    parts: &[(&'a Column, &[T])],
     row: impl Fn(&T) -> usize + Sync,
-    key: impl Fn(usize) -> Option<K> + Sync,
+    key: impl Fn(&'a Column, usize) -> Option<K> + Sync,
 ) -> Vec<K> {
     const CHUNK: usize = 64 * 1024;
-    let parts: Vec<Vec<K>> = items
-        .par_chunks(CHUNK)
-        .map(|c| {
+    let chunks: Vec<(&'a Column, &[T])> = parts
+        .iter()
+        .flat_map(|&(col, items)| items.chunks(CHUNK).map(move |c| (col, c)))
+        .collect();
+    let parts: Vec<Vec<K>> = chunks
+        .into_par_iter()
+        .map(|(col, c)| {
             // Inputs are usually grouped by id: skipping runs of the same id
             // first makes each sort small.
             let mut v: Vec<K> = Vec::new();
-            for k in c.iter().filter_map(|item| key(row(item))) {
+            for k in c.iter().filter_map(|item| key(col, row(item))) {
                 if v.last() != Some(&k) {
                     v.push(k);
                 }
@@ -322,14 +330,14 @@ mod tests {
             Some("a"),
             Some("b"),
         ]));
-        let idx = KeyIndex::build(&col, &[0, 1, 2, 3], |&r| r);
+        let idx = KeyIndex::build(&[(&col, &[0, 1, 2, 3][..])], |&r| r);
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.lookup(&col, 0), Some(1));
         assert_eq!(idx.lookup(&col, 1), None);
         assert_eq!(idx.lookup(&col, 2), Some(0));
         assert_eq!(idx.display(0), "a");
         let ints = Column::IntId(Int64Array::from(vec![30, 10, 20]));
-        let idx = KeyIndex::build(&ints, &[0, 1, 2], |&r| r);
+        let idx = KeyIndex::build(&[(&ints, &[0, 1][..]), (&ints, &[2][..])], |&r| r);
         assert_eq!(idx.lookup(&ints, 0), Some(2));
         assert_eq!(idx.id_type(), IdType::Int);
         // A column of the other type never matches.

@@ -20,7 +20,7 @@ use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, DictionaryArray, Float64Array,
     Int64Array, StringArray,
 };
-use arrow::compute::{cast, concat, filter_record_batch};
+use arrow::compute::{cast, filter_record_batch};
 use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, TimeUnit, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::{
@@ -88,6 +88,11 @@ impl Column {
 /// An input table read from one file: its canonical columns plus the
 /// original (uncast) borrower_id, kept to name the borrower of a rejected
 /// row as the user gave it.
+///
+/// The rows are kept a decoded batch at a time ([`RawChunk`]), never
+/// concatenated into one array per column: the checks of
+/// [`super::load`] go through the chunks in parallel, and a copy of every
+/// column into fresh memory would be work (and peak memory) for nothing.
 #[derive(Debug)]
 pub struct RawTable {
     /// Which contract table this is.
@@ -100,13 +105,29 @@ pub struct RawTable {
     pub file_rows: usize,
     /// For a partition, the file row of each row read (None: row k is file row k).
     pub file_row_of: Option<FileRows>,
-    /// Contract columns present in the file, in contract order, then numeric extras.
-    pub columns: Vec<(String, Column)>,
+    /// Names of the contract columns present in the file, in contract
+    /// order, then numeric extras: the columns of every chunk, in this order.
+    pub names: Vec<String>,
+    /// The rows read, in order, a batch at a time. There is always at least
+    /// one chunk (an empty one when no row was read), so that every
+    /// column's type is known.
+    pub chunks: Vec<RawChunk>,
+    /// Columns in the file that the contract does not use (ignored, listed once in the log).
+    pub ignored: Vec<String>,
+}
+
+/// Consecutive rows of a [`RawTable`], as one batch was decoded.
+#[derive(Debug)]
+pub struct RawChunk {
+    /// The table row of its first row.
+    pub first: usize,
+    /// Number of rows.
+    pub rows: usize,
+    /// Its canonical columns, in the order of [`RawTable::names`].
+    pub columns: Vec<Column>,
     /// The borrower_id column as the file stored it (the other original
     /// columns are personal data that no output carries, so they are not kept).
     pub original_id: Option<ArrayRef>,
-    /// Columns in the file that the contract does not use (ignored, listed once in the log).
-    pub ignored: Vec<String>,
 }
 
 impl RawTable {
@@ -115,9 +136,35 @@ impl RawTable {
         self.file_row_of.as_ref().map_or(row as u64, |v| v.get(row))
     }
 
-    /// The canonical column called `name`, if the file has it.
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    /// Whether the file has the column `name`.
+    pub fn has(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// The position of column `name` in every chunk's columns.
+    pub fn position(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Column `name` of the first chunk: its type, which every chunk shares
+    /// (not its rows: those are in [`RawTable::chunks`]).
+    pub fn sample(&self, name: &str) -> Option<&Column> {
+        let i = self.position(name)?;
+        self.chunks.first().map(|c| &c.columns[i])
+    }
+
+    /// The chunk that holds table row `row`, and the row's index in it.
+    pub fn locate(&self, row: usize) -> (&RawChunk, usize) {
+        let k = self.chunks.partition_point(|c| c.first <= row) - 1;
+        let c = &self.chunks[k];
+        (c, row - c.first)
+    }
+}
+
+impl RawChunk {
+    /// Its column at `position` ([`RawTable::position`]).
+    pub fn column(&self, position: usize) -> &Column {
+        &self.columns[position]
     }
 }
 
@@ -267,7 +314,8 @@ pub fn read_table(
     };
     let Decoded {
         fields: schema_fields,
-        arrays,
+        names,
+        batches,
         file_rows,
         file_row_of,
     } = match decoded {
@@ -286,44 +334,70 @@ pub fn read_table(
             )))
         }
     };
-    let rows = arrays.first().map_or(0, |(_, a)| a.len());
-    // Columns convert in parallel (each conversion writes a fresh column);
-    // the first failing column in contract order is the one reported.
-    let columns = arrays
+    let rows = batches
+        .iter()
+        .map(|b| b.first().map_or(0, |a| a.len()))
+        .sum();
+    // Each batch's columns convert in parallel (a conversion writes a fresh
+    // column only when the stored type is not the canonical one); the
+    // first failing column in contract order is the one reported.
+    let kinds: Vec<ColumnKind> = names
+        .iter()
+        .map(|n| spec.kind_of(n).unwrap_or(ColumnKind::Numeric))
+        .collect();
+    let width = names.len();
+    let cells: Vec<(usize, usize)> = (0..batches.len())
+        .flat_map(|b| (0..width).map(move |c| (b, c)))
+        .collect();
+    let mut converted = cells
         .par_iter()
-        .map(|(name, array)| {
-            let kind = spec.kind_of(name).unwrap_or(ColumnKind::Numeric);
-            let column = guard::contain(|| convert(array, kind))
+        .map(|&(b, c)| {
+            let array = &batches[b][c];
+            guard::contain(|| convert(array, kinds[c]))
                 .map_err(|panic| unreadable(decoder_failed(&panic)))?
                 .map_err(|expected| ContractError::WrongType {
                     path: path.to_path_buf(),
-                    column: name.clone(),
+                    column: names[c].clone(),
                     found: array.data_type().to_string(),
                     expected,
-                })?;
-            Ok((name.clone(), column))
+                })
         })
-        .collect::<Vec<Result<(String, Column)>>>()
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    let used: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
+        .collect::<Vec<Result<Column>>>();
+    // Batch b's column c is at b * width + c; the error reported is that
+    // of the first column in contract order that fails in any batch.
+    if let Some(k) = (0..converted.len())
+        .filter(|&k| converted[k].is_err())
+        .min_by_key(|&k| (k % width, k / width))
+    {
+        return Err(converted.swap_remove(k).expect_err("an error"));
+    }
+    let id_pos = names.iter().position(|n| n == "borrower_id");
+    let mut columns = converted.into_iter().map(|c| c.expect("no error left"));
+    let mut chunks = Vec::with_capacity(batches.len());
+    let mut first = 0;
+    for arrays in batches {
+        let rows = arrays.first().map_or(0, |a| a.len());
+        chunks.push(RawChunk {
+            first,
+            rows,
+            columns: columns.by_ref().take(width).collect(),
+            original_id: id_pos.map(|i| arrays[i].clone()),
+        });
+        first += rows;
+    }
     let ignored = schema_fields
         .iter()
         .map(|f| f.name().clone())
-        .filter(|n| !used.contains(n))
+        .filter(|n| !names.contains(n))
         .collect();
-    let original_id = arrays
-        .into_iter()
-        .find(|(name, _)| name == "borrower_id")
-        .map(|(_, a)| a);
     Ok(RawTable {
         spec,
         path: path.to_path_buf(),
         rows,
         file_rows,
         file_row_of,
-        columns,
-        original_id,
+        names,
+        chunks,
         ignored,
     })
 }
@@ -335,7 +409,11 @@ enum Decode {
 
 struct Decoded {
     fields: Vec<Arc<Field>>,
-    arrays: Vec<(String, ArrayRef)>,
+    /// The names of the columns decoded, in contract order, then numeric extras.
+    names: Vec<String>,
+    /// Each batch decoded (and kept, for a partition): its arrays in the
+    /// order of `names`. At least one batch, of empty arrays when no row was kept.
+    batches: Vec<Vec<ArrayRef>>,
     file_rows: usize,
     file_row_of: Option<FileRows>,
 }
@@ -477,6 +555,9 @@ pub struct SharedGroups {
     /// Each file's checked footer, by file and table (kept for the run:
     /// a few kilobytes per file).
     footers: Mutex<HashMap<(PathBuf, &'static str), Footer>>,
+    /// The files whose footers [`check_file`] passed, by file and table:
+    /// checked once for all the partitions of a run.
+    checked: Mutex<std::collections::HashSet<(PathBuf, &'static str)>>,
 }
 
 /// A file's checked footer (schema hinted for its table) and its length.
@@ -548,6 +629,20 @@ impl SharedGroups {
         let f = load()?;
         lock().insert(key, f.clone());
         Ok(f)
+    }
+
+    /// [`check_file`] of `path` as `spec`, unless a partition of this run
+    /// has passed it already (a failure is not kept: each partition that
+    /// asks again fails the same way).
+    pub fn check_file(&self, path: &Path, spec: &'static TableSpec) -> Result<()> {
+        let key = (path.to_path_buf(), spec.name);
+        let lock = || self.checked.lock().unwrap_or_else(PoisonError::into_inner);
+        if lock().contains(&key) {
+            return Ok(());
+        }
+        check_file(path, spec)?;
+        lock().insert(key);
+        Ok(())
     }
 
     /// Row groups held for partitions yet to take them.
@@ -805,30 +900,30 @@ fn decode(
         }
         rows
     });
-    let batches: Vec<RecordBatch> = pieces.into_iter().flat_map(|p| p.0).collect();
-    // Each column's batches are concatenated on its own task: the copies
-    // write fresh memory, whose page faults then run on every core.
-    let arrays = wanted
-        .par_iter()
-        .map(|&i| {
-            let name = fields[i].name().clone();
-            let pos = sorted.binary_search(&i).expect("projected column index");
-            let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(pos).as_ref()).collect();
-            let array = if parts.is_empty() {
-                arrow::array::new_empty_array(fields[i].data_type())
-            } else {
-                guard::contain(|| concat(&parts))
-                    .map_err(failed)?
-                    .map_err(|e| Decode::Parquet(e.to_string()))?
-            };
-            Ok((name, array))
-        })
-        .collect::<Vec<std::result::Result<_, Decode>>>()
+    // The batches stay as decoded: no column is copied into one array.
+    let positions: Vec<usize> = wanted
+        .iter()
+        .map(|i| sorted.binary_search(i).expect("projected column index"))
+        .collect();
+    let mut batches: Vec<Vec<ArrayRef>> = pieces
         .into_iter()
-        .collect::<std::result::Result<Vec<_>, Decode>>()?;
+        .flat_map(|p| p.0)
+        .filter(|b| b.num_rows() > 0)
+        .map(|b| positions.iter().map(|&pos| b.column(pos).clone()).collect())
+        .collect();
+    if batches.is_empty() {
+        batches.push(
+            wanted
+                .iter()
+                .map(|&i| arrow::array::new_empty_array(fields[i].data_type()))
+                .collect(),
+        );
+    }
+    let names = wanted.iter().map(|&i| fields[i].name().clone()).collect();
     Ok(Decoded {
         fields,
-        arrays,
+        names,
+        batches,
         file_rows,
         file_row_of,
     })

@@ -13,7 +13,7 @@ use arrow::util::display::array_value_to_string;
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::read::{check_file, read_table, Column, RawTable};
+use super::read::{check_file, read_table, Column, RawChunk, RawTable};
 use super::{
     Channel, ContractError, IdType, InputPaths, KeyIndex, Outcome, Result, TableReport, BORROWERS,
     CONTACTS, LABELS, MAX_DAY, MIN_DAY, PAYMENTS, PAYMENTS_UNTAGGED, SCHEDULE,
@@ -256,16 +256,19 @@ struct Rejector<'a> {
     raw: &'a RawTable,
     file: String,
     rejects: Vec<Reject>,
-    /// Rows `first..first + rejected.len()` this rejector judges.
+    /// Table rows `first..first + rejected.len()` this rejector judges.
     first: usize,
     rejected: Vec<bool>,
+    /// The table row of row 0 of the chunk being judged: [`Rejector::reject`]
+    /// and [`Rejector::ok`] take the chunk's rows ([`Rejector::at`]).
+    base: usize,
 }
 
 impl<'a> Rejector<'a> {
     fn new(raw: &'a RawTable) -> Self {
         Self::range(raw, 0, raw.rows)
     }
-    /// A rejector of rows `first..end` only (one chunk of a table).
+    /// A rejector of table rows `first..end` only (a piece of a table).
     fn range(raw: &'a RawTable, first: usize, end: usize) -> Self {
         Self {
             raw,
@@ -273,18 +276,29 @@ impl<'a> Rejector<'a> {
             rejects: Vec::new(),
             first,
             rejected: vec![false; end - first],
+            base: 0,
         }
     }
-    /// Rejects `row` (once; a second reason for the same row is not recorded).
+    /// The rows given from now on are those of `chunk`.
+    fn at(&mut self, chunk: &RawChunk) {
+        self.base = chunk.first;
+    }
+    /// Rejects `row` of the current chunk (once; a second reason for the
+    /// same row is not recorded).
     fn reject(&mut self, row: usize, column: Option<&'static str>, reason: impl Into<String>) {
+        self.reject_row(self.base + row, column, reason);
+    }
+    /// Rejects table row `row` (see [`Rejector::reject`]).
+    fn reject_row(&mut self, row: usize, column: Option<&'static str>, reason: impl Into<String>) {
         if std::mem::replace(&mut self.rejected[row - self.first], true) {
             return;
         }
         // Only the borrower id is copied: the other columns are personal
         // data (amounts, dates, contact details, loan ids), and the row is
         // found in its file by `row_index`.
-        let id = match &self.raw.original_id {
-            Some(a) if !a.is_null(row) => array_value_to_string(a.as_ref(), row)
+        let (chunk, at) = self.raw.locate(row);
+        let id = match &chunk.original_id {
+            Some(a) if !a.is_null(at) => array_value_to_string(a.as_ref(), at)
                 .map(serde_json::Value::String)
                 .unwrap_or(serde_json::Value::Null),
             _ => serde_json::Value::Null,
@@ -298,7 +312,8 @@ impl<'a> Rejector<'a> {
             values: serde_json::json!({ "borrower_id": id }).to_string(),
         });
     }
-    fn ok(&self, row: usize) -> bool {
+    /// Whether table row `row` is not rejected.
+    fn ok_row(&self, row: usize) -> bool {
         !self.rejected[row - self.first]
     }
     fn count(&self) -> u64 {
@@ -320,9 +335,10 @@ fn report(raw: &RawTable, used: u64, rejected: u64, unmatched: u64) -> TableRepo
     }
 }
 
-/// A required column of a table that [`read_table`] has checked is present.
-fn need<'t>(raw: &'t RawTable, name: &str) -> &'t Column {
-    raw.column(name)
+/// The position of a required column of a table that [`read_table`] has
+/// checked is present.
+fn need(raw: &RawTable, name: &str) -> usize {
+    raw.position(name)
         .expect("read_table checks that required columns are present")
 }
 
@@ -427,7 +443,7 @@ fn reject_id(rj: &mut Rejector, name: &'static str, row: usize) {
 
 /// Checks that `raw`'s id column has the schedule's id type.
 fn same_id_type(raw: &RawTable, name: &'static str, expected: IdType) -> Result<()> {
-    match raw.column(name).and_then(IdType::of) {
+    match raw.sample(name).and_then(IdType::of) {
         Some(t) if t != expected => Err(ContractError::IdTypeMismatch {
             path: raw.path.clone(),
             column: name,
@@ -445,15 +461,20 @@ fn same_id_type(raw: &RawTable, name: &'static str, expected: IdType) -> Result<
 /// Then each table is read, validated and dropped before the next is read,
 /// so at most one raw table is in memory beside the validated rows.
 pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
-    check_file(&paths.schedule, &SCHEDULE)?;
-    check_file(&paths.payments, &PAYMENTS_UNTAGGED)?;
+    // The partitions of one run check each footer once between them.
+    let check = |path: &std::path::Path, spec: &'static super::TableSpec| match &opts.shared {
+        Some(shared) => shared.check_file(path, spec),
+        None => check_file(path, spec),
+    };
+    check(&paths.schedule, &SCHEDULE)?;
+    check(&paths.payments, &PAYMENTS_UNTAGGED)?;
     for (path, spec) in [
         (paths.borrowers.as_deref(), &BORROWERS),
         (paths.contacts.as_deref(), &CONTACTS),
         (paths.labels.as_deref(), &LABELS),
     ] {
         if let Some(p) = path {
-            check_file(p, spec)?;
+            check(p, spec)?;
         }
     }
     if paths.borrowers.is_none() {
@@ -484,11 +505,14 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
             table: SCHEDULE.name,
         });
     }
-    let id_type = IdType::of(need(&schedule_raw, "borrower_id")).expect("id column");
-    let loan_type = schedule_raw.column("loan_id").and_then(IdType::of);
+    let id_type = schedule_raw
+        .sample("borrower_id")
+        .and_then(IdType::of)
+        .expect("id column");
+    let loan_type = schedule_raw.sample("loan_id").and_then(IdType::of);
     // A payment's loan_id means nothing when the schedule names no loans: it
     // is then not read (and listed as ignored).
-    let payments_spec = if schedule_raw.column("loan_id").is_some() {
+    let payments_spec = if schedule_raw.has("loan_id") {
         &PAYMENTS
     } else {
         &PAYMENTS_UNTAGGED
@@ -534,7 +558,7 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
             let raw = read(p, &BORROWERS)?;
             same_id_type(&raw, "borrower_id", id_type)?;
             for name in &opts.attributes {
-                if raw.column(name).is_none() || BORROWERS.kind_of(name).is_some() {
+                if !raw.has(name) || BORROWERS.kind_of(name).is_some() {
                     return Err(ContractError::UnknownAttribute {
                         path: paths.borrowers.clone(),
                         column: name.clone(),
@@ -634,6 +658,10 @@ impl LoanOwners {
     }
 }
 
+/// A schedule row that passed the row checks: its row in its chunk, due
+/// date and amount.
+type Checked = (usize, Day, f64);
+
 fn load_schedule(
     raw: &RawTable,
     reports: &mut Vec<TableReport>,
@@ -642,21 +670,23 @@ fn load_schedule(
     let ids = need(raw, "borrower_id");
     let due = need(raw, "due_date");
     let amount = need(raw, "amount_due");
-    let loan_col = raw.column("loan_id");
-    // Rows are judged in parallel chunks (as payments and contacts are).
-    let (checked, mut rejected) = in_chunks(raw.rows, |(first, end), checked| {
-        let mut rj = Rejector::range(raw, first, end);
-        for row in first..end {
-            if !check_id(&mut rj, ids, "borrower_id", row) {
+    let loan_col = raw.position("loan_id");
+    // Rows are judged in parallel pieces (as payments and contacts are);
+    // each valid row is kept as (its row in its chunk, due, amount).
+    let (checked, mut rejected, pieces) = in_chunks(raw, |chunk, rows, rj, checked| {
+        let (ids, due, amount) = (chunk.column(ids), chunk.column(due), chunk.column(amount));
+        let loans = loan_col.map(|l| chunk.column(l));
+        for row in rows {
+            if !check_id(rj, ids, "borrower_id", row) {
                 continue;
             }
-            let Some(d) = check_day(&mut rj, due, "due_date", row) else {
+            let Some(d) = check_day(rj, due, "due_date", row) else {
                 continue;
             };
-            let Some(a) = check_amount(&mut rj, amount, "amount_due", row, true) else {
+            let Some(a) = check_amount(rj, amount, "amount_due", row, true) else {
                 continue;
             };
-            if let Some(Column::StrId(l)) = loan_col {
+            if let Some(Column::StrId(l)) = loans {
                 if l.is_valid(row) && l.value(row).trim().is_empty() {
                     rj.reject(row, Some("loan_id"), "empty loan_id");
                     continue;
@@ -664,20 +694,41 @@ fn load_schedule(
             }
             checked.push((row, d, a));
         }
-        rj.rejects
     });
-    let borrowers = KeyIndex::build(ids, &checked, |c| c.0);
-    let loans = loan_col.map(|l| KeyIndex::build(l, &checked, |c| c.0));
-    // Installments and the (borrower, loan) pairs, in parallel chunks.
-    let bounds: Vec<(usize, usize)> = (0..checked.len())
-        .step_by(VALIDATE_CHUNK_ROWS)
-        .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(checked.len())))
-        .collect();
+    // Each piece's valid rows, with the chunk they are rows of.
+    let parts: Vec<(&RawChunk, &[Checked])> = {
+        let mut rest = &checked[..];
+        pieces
+            .iter()
+            .map(|p| {
+                let (head, tail) = rest.split_at(p.kept);
+                rest = tail;
+                (&raw.chunks[p.chunk], head)
+            })
+            .collect()
+    };
+    let of = |col: usize| -> Vec<(&Column, &[Checked])> {
+        parts
+            .iter()
+            .map(|&(c, rows)| (c.column(col), rows))
+            .collect()
+    };
+    let borrowers = KeyIndex::build(&of(ids), |c| c.0);
+    let loans = loan_col.map(|l| KeyIndex::build(&of(l), |c| c.0));
+    // Installments and the (borrower, loan) pairs, in parallel pieces.
+    let mut bounds = Vec::with_capacity(parts.len());
+    let mut at = 0;
+    for (_, rows) in &parts {
+        bounds.push((at, at + rows.len()));
+        at += rows.len();
+    }
     let (mut installments, pair_parts) =
-        par_fill(checked.len(), &bounds, |(first, end), installments| {
+        par_fill(checked.len(), &bounds, |k, (first, end), installments| {
+            let chunk = parts[k].0;
+            let ids = chunk.column(ids);
             let mut by_id = borrowers.cached(ids);
             let mut by_loan = match (&loans, loan_col) {
-                (Some(k), Some(c)) => Some(k.cached(c)),
+                (Some(k), Some(c)) => Some(k.cached(chunk.column(c))),
                 _ => None,
             };
             let mut pairs = Vec::new();
@@ -726,19 +777,48 @@ fn load_schedule(
 /// small tables are split and the merge of chunks is exercised).
 const VALIDATE_CHUNK_ROWS: usize = if cfg!(test) { 3 } else { 256 * 1024 };
 
-/// Runs `chunk` over `0..rows` in parallel chunks of [`VALIDATE_CHUNK_ROWS`]:
-/// each pushes at most one valid row per row it judges. Returns the valid
-/// rows and the rejects, in row order.
+/// A piece of a table that [`in_chunks`] judged: rows of one chunk.
+struct Piece {
+    /// The chunk's index in [`RawTable::chunks`].
+    chunk: usize,
+    /// How many valid rows it kept.
+    kept: usize,
+}
+
+/// Runs `judge` in parallel over pieces of `raw` of at most
+/// [`VALIDATE_CHUNK_ROWS`] rows, each within one chunk: it gets the chunk,
+/// the piece's rows of the chunk and a rejector of them (at the chunk), and
+/// pushes at most one valid row per row it judges. Returns the valid rows
+/// and the rejects, in row order, and the pieces.
 fn in_chunks<T: Copy + Send + Sync>(
-    rows: usize,
-    chunk: impl Fn((usize, usize), &mut Sink<T>) -> Vec<Reject> + Sync + Send,
-) -> (Vec<T>, Vec<Reject>) {
-    let bounds: Vec<(usize, usize)> = (0..rows)
-        .step_by(VALIDATE_CHUNK_ROWS)
-        .map(|f| (f, (f + VALIDATE_CHUNK_ROWS).min(rows)))
-        .collect();
-    let (out, rejects) = par_fill(rows, &bounds, chunk);
-    (out, rejects.into_iter().flatten().collect())
+    raw: &RawTable,
+    judge: impl Fn(&RawChunk, std::ops::Range<usize>, &mut Rejector, &mut Sink<T>) + Sync + Send,
+) -> (Vec<T>, Vec<Reject>, Vec<Piece>) {
+    // (chunk, first row in it, end) of each piece, and its table rows.
+    let mut pieces = Vec::new();
+    let mut bounds = Vec::new();
+    for (k, c) in raw.chunks.iter().enumerate() {
+        for first in (0..c.rows).step_by(VALIDATE_CHUNK_ROWS) {
+            let end = (first + VALIDATE_CHUNK_ROWS).min(c.rows);
+            pieces.push((k, first, end));
+            bounds.push((c.first + first, c.first + end));
+        }
+    }
+    let (out, results) = par_fill(raw.rows, &bounds, |p, (first, end), sink| {
+        let (k, from, to) = pieces[p];
+        let chunk = &raw.chunks[k];
+        let mut rj = Rejector::range(raw, first, end);
+        rj.at(chunk);
+        judge(chunk, from..to, &mut rj, sink);
+        (rj.rejects, sink.written())
+    });
+    let mut rejects = Vec::new();
+    let mut judged = Vec::with_capacity(pieces.len());
+    for ((k, ..), (r, kept)) in pieces.into_iter().zip(results) {
+        rejects.extend(r);
+        judged.push(Piece { chunk: k, kept });
+    }
+    (out, rejects, judged)
 }
 
 fn load_payments(
@@ -753,24 +833,28 @@ fn load_payments(
     let date = need(raw, "paid_date");
     let amount = need(raw, "amount");
     // A payment's loan_id is only meaningful when the schedule names loans.
-    let loan_col = loans.and(raw.column("loan_id"));
-    // Rows are judged in parallel chunks, each with its own rejector and id
-    // caches; chunks are put back in row order.
-    let chunk = |(first, end): (usize, usize), out: &mut Sink<Payment>| {
-        let mut rj = Rejector::range(raw, first, end);
+    let loan_pos = loans.and(raw.position("loan_id"));
+    // Rows are judged in parallel pieces, each with its own rejector and id
+    // caches; pieces are put back in row order.
+    let judge = |chunk: &RawChunk,
+                 rows: std::ops::Range<usize>,
+                 rj: &mut Rejector,
+                 out: &mut Sink<Payment>| {
+        let (ids, date, amount) = (chunk.column(ids), chunk.column(date), chunk.column(amount));
+        let loan_col = loan_pos.map(|l| chunk.column(l));
         let mut by_id = borrowers.cached(ids);
         let mut by_loan = match (loans, loan_col) {
             (Some(k), Some(c)) => Some(k.cached(c)),
             _ => None,
         };
-        for row in first..end {
-            if !check_id(&mut rj, ids, "borrower_id", row) {
+        for row in rows {
+            if !check_id(rj, ids, "borrower_id", row) {
                 continue;
             }
-            let Some(d) = check_day(&mut rj, date, "paid_date", row) else {
+            let Some(d) = check_day(rj, date, "paid_date", row) else {
                 continue;
             };
-            let Some(a) = check_amount(&mut rj, amount, "amount", row, false) else {
+            let Some(a) = check_amount(rj, amount, "amount", row, false) else {
                 continue;
             };
             let Some(borrower) = by_id.get(row) else {
@@ -808,9 +892,8 @@ fn load_payments(
                 amount: a,
             });
         }
-        rj.rejects
     };
-    let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
+    let (mut out, mut rejected, _) = in_chunks(raw, judge);
     canonical_sort(
         &mut out,
         |p| p.borrower,
@@ -956,20 +1039,32 @@ fn load_contacts(
 ) -> Vec<Contact> {
     const MICROS_PER_DAY: i64 = 86_400_000_000;
     let ids = need(raw, "borrower_id");
-    let time = need(raw, "contact_time").as_i64().expect("time column");
-    let channel = need(raw, "channel").as_text().expect("text column");
-    let outcome = need(raw, "outcome").as_text().expect("text column");
-    let channel_of = categorical(channel, Channel::parse);
-    let outcome_of = categorical(outcome, Outcome::parse);
-    let p_amount = raw.column("promise_amount");
-    let p_date = raw.column("promise_date");
-    // Rows are judged in parallel chunks, each with its own rejector and id
-    // cache; chunks are put back in row order.
-    let chunk = |(first, end): (usize, usize), out: &mut Sink<Contact>| {
-        let mut rj = Rejector::range(raw, first, end);
+    let time = need(raw, "contact_time");
+    let channel = need(raw, "channel");
+    let outcome = need(raw, "outcome");
+    let p_amount = raw.position("promise_amount");
+    let p_date = raw.position("promise_date");
+    // Rows are judged in parallel pieces, each with its own rejector and id
+    // cache; pieces are put back in row order.
+    let judge = |chunk: &RawChunk,
+                 rows: std::ops::Range<usize>,
+                 rj: &mut Rejector,
+                 out: &mut Sink<Contact>| {
+        let ids = chunk.column(ids);
+        let time = chunk.column(time).as_i64().expect("time column");
+        let channel_of = categorical(
+            chunk.column(channel).as_text().expect("text column"),
+            Channel::parse,
+        );
+        let outcome_of = categorical(
+            chunk.column(outcome).as_text().expect("text column"),
+            Outcome::parse,
+        );
+        let p_amount = p_amount.map(|p| chunk.column(p));
+        let p_date = p_date.map(|p| chunk.column(p));
         let mut by_id = borrowers.cached(ids);
-        for row in first..end {
-            if !check_id(&mut rj, ids, "borrower_id", row) {
+        for row in rows {
+            if !check_id(rj, ids, "borrower_id", row) {
                 continue;
             }
             if time.is_null(row) {
@@ -1000,7 +1095,7 @@ fn load_contacts(
             };
             let promise_amount = match p_amount {
                 Some(c) if c.as_float().is_some_and(|a| a.is_valid(row)) => {
-                    match check_amount(&mut rj, c, "promise_amount", row, true) {
+                    match check_amount(rj, c, "promise_amount", row, true) {
                         Some(v) => Some(v),
                         None => continue,
                     }
@@ -1009,7 +1104,7 @@ fn load_contacts(
             };
             let promise_date = match p_date {
                 Some(c) if c.as_i64().is_some_and(|a| a.is_valid(row)) => {
-                    match check_day(&mut rj, c, "promise_date", row) {
+                    match check_day(rj, c, "promise_date", row) {
                         Some(v) => Some(v),
                         None => continue,
                     }
@@ -1034,9 +1129,8 @@ fn load_contacts(
                 promise_date,
             ));
         }
-        rj.rejects
     };
-    let (mut out, mut rejected) = in_chunks(raw.rows, chunk);
+    let (mut out, mut rejected, _) = in_chunks(raw, judge);
     canonical_sort(
         &mut out,
         |c| c.borrower,
@@ -1056,7 +1150,8 @@ fn load_contacts(
 }
 
 /// Rejects every row of a key that occurs more than once (which of two
-/// conflicting rows to keep cannot be decided without depending on row order).
+/// conflicting rows to keep cannot be decided without depending on row
+/// order). `keyed` holds table rows.
 fn reject_duplicates<K: std::hash::Hash + Eq + Copy>(
     rj: &mut Rejector,
     keyed: &[(usize, K)],
@@ -1070,7 +1165,7 @@ fn reject_duplicates<K: std::hash::Hash + Eq + Copy>(
     for &(row, k) in keyed {
         let c = counts[&k];
         if c > 1 {
-            rj.reject(
+            rj.reject_row(
                 row,
                 Some(column),
                 format!("{what} appears {c} times; all its rows are rejected"),
@@ -1089,22 +1184,28 @@ fn load_borrowers(
     let n = borrowers.len();
     let mut rj = Rejector::new(raw);
     let ids = need(raw, "borrower_id");
+    // (table row, borrower) of each row with a known borrower.
     let mut keyed = Vec::with_capacity(raw.rows);
     let mut unmatched = 0u64;
-    let mut by_id = borrowers.cached(ids);
-    for row in 0..raw.rows {
-        if !check_id(&mut rj, ids, "borrower_id", row) {
-            continue;
-        }
-        match by_id.get(row) {
-            Some(b) => keyed.push((row, b)),
-            None => unmatched += 1,
+    for chunk in &raw.chunks {
+        rj.at(chunk);
+        let ids = chunk.column(ids);
+        let mut by_id = borrowers.cached(ids);
+        for row in 0..chunk.rows {
+            if !check_id(&mut rj, ids, "borrower_id", row) {
+                continue;
+            }
+            match by_id.get(row) {
+                Some(b) => keyed.push((chunk.first + row, b)),
+                None => unmatched += 1,
+            }
         }
     }
     reject_duplicates(&mut rj, &keyed, "borrower_id", "borrower_id");
-    let flag = |name: &str, row: usize| {
-        raw.column(name)
-            .and_then(Column::as_bool)
+    let [hardship, dispute, do_not_contact] =
+        ["hardship", "dispute", "do_not_contact"].map(|name| raw.position(name));
+    let flag = |chunk: &RawChunk, col: Option<usize>, row: usize| {
+        col.and_then(|c| chunk.column(c).as_bool())
             .is_some_and(|a| a.is_valid(row) && a.value(row))
     };
     let mut flags = vec![Flags::default(); n];
@@ -1115,22 +1216,24 @@ fn load_borrowers(
             values: vec![None; n],
         })
         .collect();
+    let attribute_cols: Vec<usize> = wanted
+        .iter()
+        .map(|name| raw.position(name).expect("checked in load"))
+        .collect();
     let mut used = 0u64;
     for &(row, b) in &keyed {
-        if !rj.ok(row) {
+        if !rj.ok_row(row) {
             continue;
         }
         used += 1;
+        let (chunk, row) = raw.locate(row);
         flags[b as usize] = Flags {
-            hardship: flag("hardship", row),
-            dispute: flag("dispute", row),
-            do_not_contact: flag("do_not_contact", row),
+            hardship: flag(chunk, hardship, row),
+            dispute: flag(chunk, dispute, row),
+            do_not_contact: flag(chunk, do_not_contact, row),
         };
-        for attr in &mut attributes {
-            let col = raw
-                .column(&attr.name)
-                .and_then(Column::as_float)
-                .expect("checked in load");
+        for (attr, &c) in attributes.iter_mut().zip(&attribute_cols) {
+            let col = chunk.column(c).as_float().expect("checked in load");
             attr.values[b as usize] =
                 (col.is_valid(row) && col.value(row).is_finite()).then(|| col.value(row));
         }
@@ -1138,9 +1241,8 @@ fn load_borrowers(
     let mut rep = report(raw, used, rj.count(), unmatched);
     // Numeric columns that were not asked for are read but not used.
     rep.ignored_columns.extend(
-        raw.columns
+        raw.names
             .iter()
-            .map(|(n, _)| n)
             .filter(|n| BORROWERS.kind_of(n).is_none() && !wanted.contains(n))
             .cloned(),
     );
@@ -1156,42 +1258,50 @@ fn load_labels(
     rejects: &mut Vec<Reject>,
 ) -> Vec<GivenLabel> {
     let mut rj = Rejector::new(raw);
-    let ids = need(raw, "borrower_id");
-    let as_of = need(raw, "as_of");
-    let repaid = need(raw, "repaid").as_bool().expect("flag column");
+    let (ids, as_of, repaid) = (
+        need(raw, "borrower_id"),
+        need(raw, "as_of"),
+        need(raw, "repaid"),
+    );
+    // (table row, key) and (table row, label) of each row with a known borrower.
     let mut keyed = Vec::with_capacity(raw.rows);
     let mut labels = Vec::with_capacity(raw.rows);
     let mut unmatched = 0u64;
-    for row in 0..raw.rows {
-        if !check_id(&mut rj, ids, "borrower_id", row) {
-            continue;
-        }
-        let Some(d) = check_day(&mut rj, as_of, "as_of", row) else {
-            continue;
-        };
-        if repaid.is_null(row) {
-            rj.reject(row, Some("repaid"), "null repaid");
-            continue;
-        }
-        match borrowers.lookup(ids, row) {
-            Some(b) => {
-                keyed.push((row, (b, d)));
-                labels.push((
-                    row,
-                    GivenLabel {
-                        borrower: b,
-                        as_of: d,
-                        repaid: repaid.value(row),
-                    },
-                ));
+    for chunk in &raw.chunks {
+        rj.at(chunk);
+        let (ids, as_of) = (chunk.column(ids), chunk.column(as_of));
+        let repaid = chunk.column(repaid).as_bool().expect("flag column");
+        for row in 0..chunk.rows {
+            if !check_id(&mut rj, ids, "borrower_id", row) {
+                continue;
             }
-            None => unmatched += 1,
+            let Some(d) = check_day(&mut rj, as_of, "as_of", row) else {
+                continue;
+            };
+            if repaid.is_null(row) {
+                rj.reject(row, Some("repaid"), "null repaid");
+                continue;
+            }
+            match borrowers.lookup(ids, row) {
+                Some(b) => {
+                    keyed.push((chunk.first + row, (b, d)));
+                    labels.push((
+                        chunk.first + row,
+                        GivenLabel {
+                            borrower: b,
+                            as_of: d,
+                            repaid: repaid.value(row),
+                        },
+                    ));
+                }
+                None => unmatched += 1,
+            }
         }
     }
     reject_duplicates(&mut rj, &keyed, "borrower_id", "(borrower_id, as_of)");
     let mut out: Vec<GivenLabel> = labels
         .into_iter()
-        .filter(|(row, _)| rj.ok(*row))
+        .filter(|(row, _)| rj.ok_row(*row))
         .map(|(_, l)| l)
         .collect();
     out.sort_unstable_by_key(|l| (l.as_of, l.borrower));
@@ -1241,6 +1351,112 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Each table of a generated ledger with defects, its rows in a
+    /// scrambled order (so that defects land in any chunk), written once in
+    /// one row group and once in row groups of `rows` rows (a chunk each).
+    fn scrambled_ledger(dir: &std::path::Path, rows: Option<usize>) -> InputPaths {
+        use arrow::compute::{concat_batches, take_record_batch};
+        let gen = dir.join("generated");
+        if !gen.exists() {
+            let mut o = crate::generate::GenerateOptions::new(40, 11, gen.clone());
+            o.bad_rows = 40;
+            crate::generate::generate(&o).unwrap();
+        }
+        let out = dir.join(rows.map_or("whole".to_string(), |r| r.to_string()));
+        std::fs::create_dir_all(&out).unwrap();
+        for name in ["schedule", "payments", "borrowers", "contacts"] {
+            let file = std::fs::File::open(gen.join(format!("{name}.parquet"))).unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1 << 20)
+                    .unwrap();
+            let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
+            let all = concat_batches(&batches[0].schema(), &batches).unwrap();
+            let n = all.num_rows() as u64;
+            // A fixed permutation: k -> k * 7919 mod n (7919 is prime, n is not a multiple).
+            assert_ne!(n % 7919, 0);
+            let order = arrow::array::UInt64Array::from_iter_values((0..n).map(|k| k * 7919 % n));
+            let all = take_record_batch(&all, &order).unwrap();
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_row_count(rows)
+                .build();
+            let file = std::fs::File::create(out.join(format!("{name}.parquet"))).unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(file, all.schema(), Some(props)).unwrap();
+            w.write(&all).unwrap();
+            w.close().unwrap();
+        }
+        InputPaths::in_dir(&out)
+    }
+
+    #[test]
+    fn rows_in_many_chunks_load_as_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let one = load(&scrambled_ledger(dir.path(), None), &LoadOptions::default()).unwrap();
+        let many = load(
+            &scrambled_ledger(dir.path(), Some(5)),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        // Every table came in many chunks, and defects were found in them.
+        for name in ["schedule", "payments", "borrowers", "contacts"] {
+            let raw = read_table(
+                &dir.path().join("5").join(format!("{name}.parquet")),
+                match name {
+                    "schedule" => &SCHEDULE,
+                    "payments" => &PAYMENTS,
+                    "borrowers" => &BORROWERS,
+                    _ => &CONTACTS,
+                },
+                None,
+                None,
+            )
+            .unwrap();
+            assert!(raw.chunks.len() > 5, "{name}: {} chunks", raw.chunks.len());
+        }
+        assert!(one.rejects.len() > 20, "{} rejects", one.rejects.len());
+        // The same rejects (file rows, columns, reasons, ids), but for the file names.
+        let key = |r: &Reject| {
+            (
+                r.table,
+                r.row_index,
+                r.column,
+                r.reason.clone(),
+                r.values.clone(),
+            )
+        };
+        assert_eq!(
+            one.rejects.iter().map(key).collect::<Vec<_>>(),
+            many.rejects.iter().map(key).collect::<Vec<_>>()
+        );
+        let counts = |l: &Ledger| {
+            l.reports
+                .iter()
+                .map(|r| (r.rows_read, r.rows_used, r.rows_rejected, r.rows_unmatched))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(&one), counts(&many));
+        assert_eq!(one.schedule.rows, many.schedule.rows);
+        assert_eq!(one.schedule.offsets, many.schedule.offsets);
+        assert_eq!(one.payments.rows, many.payments.rows);
+        // (A contact without a promise holds NaN, which equals nothing.)
+        let contacts = |l: &Ledger| {
+            let c = l.contacts.as_ref().unwrap();
+            let rows: Vec<_> = c
+                .rows
+                .iter()
+                .map(|c| {
+                    let promise = (c.promise_amount().map(f64::to_bits), c.promise_date());
+                    (c.borrower, c.time, c.day, c.channel, c.outcome, promise)
+                })
+                .collect();
+            (rows, c.offsets.clone())
+        };
+        assert!(!contacts(&one).0.is_empty());
+        assert_eq!(contacts(&one), contacts(&many));
+        assert_eq!(one.flags, many.flags);
+        assert_eq!(one.borrower_count(), many.borrower_count());
     }
 
     #[test]

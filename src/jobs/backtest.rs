@@ -327,7 +327,7 @@ fn treatments(
     as_of: Day,
 ) -> Vec<Treatment> {
     let fs = &prep.features;
-    let (decisions, _) = decide_rows(strategy, &prep.ledger, fs, &model.model, scored, as_of);
+    let decisions = decide_rows(strategy, &prep.ledger, fs, &model.model, scored, as_of).decisions;
     let mut treatments: Vec<Treatment> = decisions.iter().map(|d| d.treatment).collect();
     let overdue = fs
         .position("overdue_amount")

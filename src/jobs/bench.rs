@@ -339,7 +339,7 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 LoadOptions::default(),
                 &mut clock,
             )?;
-            let (decisions, arms) = crate::jobs::run::decide_all(&strategy, &s, tonight);
+            let decided = crate::jobs::run::decide_all(&strategy, &s, tonight);
             clock.lap("strategy")?;
             let batch = tables::run_table(
                 &s.ledger,
@@ -348,8 +348,9 @@ pub fn bench(opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<Benc
                 &s.rows,
                 &s.model_sha256,
                 &strategy,
-                &decisions,
-                &arms,
+                &decided.decisions,
+                &decided.arms,
+                &decided.next_due,
                 "bench",
             );
             output::write_parquet(

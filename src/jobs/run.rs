@@ -22,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray};
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -538,15 +537,9 @@ fn lock(out_dir: &Path) -> Result<output::dir::DirLock> {
 
 /// The size and SHA-256 of a file, read a block at a time: an input file
 /// is hundreds of MB, and reading it whole would cost as much fresh memory.
-fn sha256_file(path: &Path) -> Result<(u64, String)> {
+fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
     use std::io::Read;
-    let open = |source| {
-        Error::Contract(crate::contract::ContractError::Open {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
-    let mut file = std::fs::File::open(path).map_err(open)?;
+    let mut file = std::fs::File::open(path)?;
     let mut hash = Sha256::new();
     let mut block = vec![0u8; 1 << 20];
     let mut size = 0u64;
@@ -558,10 +551,117 @@ fn sha256_file(path: &Path) -> Result<(u64, String)> {
                 size += n as u64;
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(open(e)),
+            Err(e) => return Err(e),
         }
     }
     Ok((size, format!("{:x}", hash.finalize())))
+}
+
+/// The input files' sizes and hashes, and the run id made from them.
+#[derive(Debug)]
+struct Hashed {
+    /// (table, path, size, sha256) of each input file.
+    files: Vec<(&'static str, PathBuf, u64, String)>,
+    run_id: String,
+}
+
+/// Why an input file could not be hashed (kept to give every partition
+/// that asks the same error: an I/O error cannot be cloned).
+#[derive(Debug)]
+struct HashFailure {
+    path: PathBuf,
+    kind: std::io::ErrorKind,
+    message: String,
+}
+
+/// A file's size and SHA-256, or why it could not be hashed.
+type FileHash = std::result::Result<(u64, String), HashFailure>;
+
+/// The input files' hashes, computed on threads of their own while the
+/// partitions start reading (the hash reads every byte of every file, and
+/// the largest file alone took the first tenth of a 1M run's wall time
+/// with a core idle). The first caller of [`InputHashes::get`] waits for them.
+struct InputHashes {
+    threads: std::sync::Mutex<Vec<std::thread::JoinHandle<FileHash>>>,
+    tables: Vec<(&'static str, PathBuf)>,
+    /// Hashes of the model and strategy files and the as-of date, which
+    /// the run id also covers.
+    rest: [String; 3],
+    done: std::sync::OnceLock<std::result::Result<Hashed, HashFailure>>,
+}
+
+impl InputHashes {
+    /// Starts hashing `tables`' files.
+    fn start(tables: Vec<(&'static str, PathBuf)>, rest: [String; 3]) -> Self {
+        let threads = tables
+            .iter()
+            .map(|(_, path)| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    sha256_file(&path).map_err(|e| HashFailure {
+                        kind: e.kind(),
+                        message: e.to_string(),
+                        path,
+                    })
+                })
+            })
+            .collect();
+        Self {
+            threads: std::sync::Mutex::new(threads),
+            tables,
+            rest,
+            done: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The hashes and the run id, once every file is hashed; the first
+    /// file (in table order) that failed otherwise.
+    fn get(&self) -> Result<&Hashed> {
+        let done = self.done.get_or_init(|| {
+            let threads = std::mem::take(
+                &mut *self
+                    .threads
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            let mut files = Vec::with_capacity(threads.len());
+            let mut failure = None;
+            for ((table, path), t) in self.tables.iter().zip(threads) {
+                let r = t.join().unwrap_or_else(|_| {
+                    Err(HashFailure {
+                        path: path.clone(),
+                        kind: std::io::ErrorKind::Other,
+                        message: "the thread hashing it panicked".into(),
+                    })
+                });
+                match r {
+                    Ok((size, sha)) => files.push((*table, path.clone(), size, sha)),
+                    Err(f) => {
+                        failure.get_or_insert(f);
+                    }
+                }
+            }
+            if let Some(f) = failure {
+                return Err(f);
+            }
+            let mut run_hash = Sha256::new();
+            for (table, _, _, sha) in &files {
+                run_hash.update(table.as_bytes());
+                run_hash.update(sha.as_bytes());
+            }
+            for h in &self.rest {
+                run_hash.update(h.as_bytes());
+            }
+            let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+            Ok(Hashed { files, run_id })
+        });
+        done.as_ref().map_err(|f| {
+            Error::Contract(crate::contract::ContractError::Open {
+                path: f.path.clone(),
+                source: std::io::Error::new(f.kind, f.message.clone()),
+            })
+        })
+    }
 }
 
 /// The scored rows, in `OUT/AS_OF/`.
@@ -591,9 +691,8 @@ struct Prepared {
     strategy: Strategy,
     strategy_sha256: String,
     model_sha256: String,
-    /// (table, path, size, sha256) of each input file.
-    files: Vec<(&'static str, PathBuf, u64, String)>,
-    run_id: String,
+    /// The input files' hashes and the run id (being computed).
+    hashes: InputHashes,
     /// How borrowers map to partitions (when partitioned).
     scheme: PartitionScheme,
 }
@@ -634,21 +733,18 @@ fn prepare(opts: &RunOptions) -> Result<Prepared> {
         ("borrowers", opts.inputs.borrowers.as_ref()),
         ("contacts", opts.inputs.contacts.as_ref()),
     ];
-    // The files are hashed in parallel (the hash reads every byte).
-    let files = listed
-        .into_par_iter()
+    let tables = listed
+        .into_iter()
         .filter_map(|(t, p)| p.map(|p| (t, p.clone())))
-        .map(|(table, path)| sha256_file(&path).map(|(size, sha)| (table, path, size, sha)))
-        .collect::<Result<Vec<_>>>()?;
-    let mut run_hash = Sha256::new();
-    for (table, _, _, sha) in &files {
-        run_hash.update(table.as_bytes());
-        run_hash.update(sha.as_bytes());
-    }
-    run_hash.update(model_sha256.as_bytes());
-    run_hash.update(strategy_sha256.as_bytes());
-    run_hash.update(dates::format(opts.as_of).as_bytes());
-    let run_id = format!("{:x}", run_hash.finalize())[..16].to_string();
+        .collect();
+    let hashes = InputHashes::start(
+        tables,
+        [
+            model_sha256.clone(),
+            strategy_sha256.clone(),
+            dates::format(opts.as_of),
+        ],
+    );
     let scheme = if opts.partitions > 1 {
         let scheme = crate::contract::partition_scheme(&opts.inputs.schedule, opts.partitions)?;
         if scheme == PartitionScheme::Hash {
@@ -669,8 +765,7 @@ fn prepare(opts: &RunOptions) -> Result<Prepared> {
         strategy,
         strategy_sha256,
         model_sha256,
-        files,
-        run_id,
+        hashes,
     })
 }
 
@@ -717,7 +812,13 @@ fn score_part(
         &opts.strategy,
         s.model.bands.iter().map(|b| b.band.as_str()),
     )?;
-    let inputs = prep
+    let drift = night_drift(&s, opts.drift)?;
+    let decided = decide_all(strategy, &s, opts.as_of);
+    clock.lap("strategy")?;
+
+    // The input hashes were computed while this partition was read.
+    let hashed = prep.hashes.get()?;
+    let inputs = hashed
         .files
         .iter()
         .map(|(table, path, size, sha)| {
@@ -736,10 +837,6 @@ fn score_part(
         })
         .collect();
 
-    let drift = night_drift(&s, opts.drift)?;
-    let (decisions, arms) = decide_all(strategy, &s, opts.as_of);
-    clock.lap("strategy")?;
-
     let batch = tables::run_table(
         &s.ledger,
         &s.features,
@@ -747,12 +844,13 @@ fn score_part(
         &s.rows,
         &s.model_sha256,
         strategy,
-        &decisions,
-        &arms,
-        &prep.run_id,
+        &decided.decisions,
+        &decided.arms,
+        &decided.next_due,
+        &hashed.run_id,
     );
     let manifest = Manifest {
-        run_id: prep.run_id.clone(),
+        run_id: hashed.run_id.clone(),
         as_of: dates::format(opts.as_of),
         dunning_version: env!("CARGO_PKG_VERSION").into(),
         partition,
@@ -832,7 +930,11 @@ fn night_drift(s: &crate::jobs::score::Scored, thresholds: Thresholds) -> Result
 /// run's priority ([`crate::strategy::arms::capacity_priority`]). Also
 /// returns each row's treatment before capacity.
 pub fn decide_night(strategy: &Strategy, s: &crate::jobs::score::Scored, as_of: Day) -> Night {
-    let (mut decisions, arms) = decide_all(strategy, s, as_of);
+    let Decided {
+        mut decisions,
+        arms,
+        ..
+    } = decide_all(strategy, s, as_of);
     let before_capacity = decisions.iter().map(|d| d.treatment).collect();
     let fs = &s.features;
     let width = fs.names.len();
@@ -863,16 +965,21 @@ pub struct Night {
     pub before_capacity: Vec<Treatment>,
 }
 
+/// What the strategy decided for each scored row, in row order.
+#[derive(Debug)]
+pub struct Decided {
+    /// The decisions (capacity not yet applied).
+    pub decisions: Vec<crate::strategy::Decision>,
+    /// The champion/challenger arm of each row.
+    pub arms: Vec<crate::strategy::arms::Arm>,
+    /// The next installment due after the as-of date (what the preventive
+    /// reminder looked at, and the scored file's `next_due_date`).
+    pub next_due: Vec<Option<Day>>,
+}
+
 /// The strategy's decision and arm for every scored row, in row order
 /// (capacity not yet applied).
-pub fn decide_all(
-    strategy: &Strategy,
-    s: &crate::jobs::score::Scored,
-    as_of: Day,
-) -> (
-    Vec<crate::strategy::Decision>,
-    Vec<crate::strategy::arms::Arm>,
-) {
+pub fn decide_all(strategy: &Strategy, s: &crate::jobs::score::Scored, as_of: Day) -> Decided {
     decide_rows(strategy, &s.ledger, &s.features, &s.model, &s.rows, as_of)
 }
 
@@ -885,26 +992,28 @@ pub fn decide_rows(
     model: &crate::model::Model,
     rows: &[crate::scoring::ScoredRow],
     as_of: Day,
-) -> (
-    Vec<crate::strategy::Decision>,
-    Vec<crate::strategy::arms::Arm>,
-) {
+) -> Decided {
     let width = fs.names.len();
     let dpd_col = fs.position("dpd").expect("dpd is a ledger feature");
     let action_day = as_of + 1;
     let mut decisions = Vec::with_capacity(rows.len());
     let mut arms = Vec::with_capacity(rows.len());
+    let mut next_dues = Vec::with_capacity(rows.len());
     for r in rows {
         let b = fs.rows[r.row].borrower;
         let values = &fs.values[r.row * width..(r.row + 1) * width];
-        let id = ledger.borrowers.display(b);
         let next_due = crate::ledger::next_due_date(ledger, b, as_of);
         let contact = match (&strategy.contact_rules, &ledger.contacts) {
             (Some(rules), Some(c)) => Some(contact::status(rules, c.of(b), action_day)),
             (Some(rules), None) => Some(contact::status(rules, &[], action_day)),
             _ => None,
         };
-        let a = arm(strategy, &id);
+        // The arm hashes the id as the user gave it (only when there is a
+        // challenger to assign).
+        let a = match strategy.challenger {
+            Some(_) => arm(strategy, &ledger.borrowers.display(b)),
+            None => crate::strategy::arms::Arm::Champion,
+        };
         let state = BorrowerState {
             dpd: values[dpd_col] as i64,
             band: strategy_band(strategy, r.p_repay, &model.bands[r.band].band),
@@ -915,8 +1024,13 @@ pub fn decide_rows(
         };
         decisions.push(decide(strategy, &state));
         arms.push(a);
+        next_dues.push(next_due);
     }
-    (decisions, arms)
+    Decided {
+        decisions,
+        arms,
+        next_due: next_dues,
+    }
 }
 
 /// The strategy's band index of a borrower: by its own cut-offs on p_repay,

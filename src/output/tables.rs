@@ -237,8 +237,8 @@ pub fn scored_table(
 /// contact limits), `contact_window_start` and `contact_window_end` (Utf8
 /// "HH:MM" local time, null without contact limits), `offer_plan`,
 /// `human_review`, `treatment_rule`, `arm`, `strategy_version`, `run_id`,
-/// `next_due_date` (Date32, the next installment due after as_of; null when
-/// none).
+/// `next_due_date` (Date32, the next installment due after as_of, from
+/// `next_due`, one per scored row; null when none).
 #[allow(clippy::too_many_arguments)]
 pub fn run_table(
     ledger: &Ledger,
@@ -249,6 +249,7 @@ pub fn run_table(
     strategy: &crate::strategy::Strategy,
     decisions: &[crate::strategy::Decision],
     arms: &[crate::strategy::arms::Arm],
+    next_due: &[Option<crate::dates::Day>],
     run_id: &str,
 ) -> RecordBatch {
     let base = scored_table(ledger, fs, model, scored, model_sha256);
@@ -336,10 +337,7 @@ pub fn run_table(
         ),
         (
             Field::new("next_due_date", DataType::Date32, true),
-            Arc::new(Date32Array::from_iter(scored.iter().map(|r| {
-                let row = &fs.rows[r.row];
-                crate::ledger::next_due_date(ledger, row.borrower, fs.as_of[row.snapshot as usize])
-            }))),
+            Arc::new(Date32Array::from_iter(next_due.iter().copied())),
         ),
     ];
     let mut fields: Vec<Field> = base
