@@ -655,9 +655,10 @@ impl SharedGroups {
 /// small enough that a partition's filter works on cache-sized pieces.
 const DECODE_BATCH_ROWS: usize = 64 * 1024;
 
-/// Decodes the projected columns of the file into one array per column,
-/// keeping only `partition`'s rows when given. Row groups are decoded in
-/// parallel (each task with its own file handle), then put back in order.
+/// Decodes the projected columns of the file into batches (each the
+/// arrays of one decoded batch), keeping only `partition`'s rows when
+/// given. Row groups are decoded in parallel (each task with its own file
+/// handle), then put back in order.
 ///
 /// Each part runs under [`guard::contain`]; before a row group is decoded
 /// its page headers are checked ([`guard::check_pages`]), and while it is,

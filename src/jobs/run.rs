@@ -1556,7 +1556,7 @@ fn spill_part(part: Part, dir: &Path, hold: bool, clock: &mut Stopwatch) -> Resu
 }
 
 /// Partitions scored at the same time by an in-process partitioned run.
-/// With several, one partition's serial steps (concatenating, sorting,
+/// With several, one partition's serial steps (grouping, sorting,
 /// writing) overlap the others' parallel ones and the cores stay busy;
 /// memory is that of this many partitions, so `--partitions` is what bounds
 /// it. Three measured 2-10% faster than two on the 2-core VM (1M borrowers,
