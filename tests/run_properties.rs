@@ -21,6 +21,44 @@ fn read(path: &std::path::Path) -> arrow::array::RecordBatch {
     arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
 
+/// The options of a nightly run of the ledger in `dir/in` with the default
+/// model, into `dir/out`.
+fn run_options(
+    dir: &std::path::Path,
+    strategy: std::path::PathBuf,
+    as_of: dunning::dates::Day,
+    out: &str,
+    partitions: u32,
+    partition: Option<u32>,
+) -> RunOptions {
+    RunOptions {
+        model: format!("{}/models/default", env!("CARGO_MANIFEST_DIR")).into(),
+        strategy,
+        inputs: InputPaths::in_dir(&dir.join("in")),
+        as_of,
+        out: dir.join(out),
+        tolerance: 0.01,
+        strict: false,
+        partitions,
+        partition,
+        pseudonym: None,
+        drift: Default::default(),
+        held_partitions: dunning::jobs::run::HELD_PARTITIONS,
+    }
+}
+
+/// [`run_options`] of 2025-12-31 with the default strategy.
+fn default_night(
+    dir: &std::path::Path,
+    out: &str,
+    partitions: u32,
+    partition: Option<u32>,
+) -> RunOptions {
+    let strategy = format!("{}/strategies/default.toml", env!("CARGO_MANIFEST_DIR"));
+    let as_of = ymd(2025, 12, 31);
+    run_options(dir, strategy.into(), as_of, out, partitions, partition)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
@@ -33,20 +71,7 @@ proptest! {
             .replacen("pack = \"cn\"", &format!("pack = \"{pack}\""), 1);
         std::fs::write(dir.path().join("s.toml"), strategy).unwrap();
         let as_of = ymd(2025, 10, 1) + day;
-        let m = run(&RunOptions {
-            model: format!("{root}/models/default").into(),
-            strategy: dir.path().join("s.toml"),
-            inputs: InputPaths::in_dir(&dir.path().join("in")),
-            as_of,
-            out: dir.path().join("out"),
-            tolerance: 0.01,
-            strict: false,
-            partitions: 1,
-            partition: None,
-            pseudonym: None,
-            drift: Default::default(),
-            held_partitions: dunning::jobs::run::HELD_PARTITIONS,
-        }).unwrap();
+        let m = run(&run_options(dir.path(), dir.path().join("s.toml"), as_of, "out", 1, None)).unwrap();
         let t = read(&dir.path().join(format!("out/{}/scored.parquet", m.as_of)));
         let ids = t.column_by_name("borrower_id").unwrap().as_primitive::<arrow::datatypes::Int64Type>();
         let unique: HashSet<i64> = ids.values().iter().copied().collect();
@@ -84,19 +109,8 @@ proptest! {
         let strategy = std::fs::read_to_string(format!("{root}/strategies/default.toml")).unwrap()
             .replacen("# [capacity]\n# escalated = 500", &format!("[capacity]\nescalated = {capacity}"), 1);
         std::fs::write(dir.path().join("s.toml"), strategy).unwrap();
-        let opts = |out: &str, partitions: u32| RunOptions {
-            model: format!("{root}/models/default").into(),
-            strategy: dir.path().join("s.toml"),
-            inputs: InputPaths::in_dir(&dir.path().join("in")),
-            as_of: ymd(2025, 12, 31),
-            out: dir.path().join(out),
-            tolerance: 0.01,
-            strict: false,
-            partitions,
-            partition: None,
-            pseudonym: None,
-            drift: Default::default(),
-            held_partitions: dunning::jobs::run::HELD_PARTITIONS,
+        let opts = |out: &str, partitions: u32| {
+            run_options(dir.path(), dir.path().join("s.toml"), ymd(2025, 12, 31), out, partitions, None)
         };
         let one = run(&opts("one", 1)).unwrap();
         let many = run(&opts("many", partitions)).unwrap();
@@ -111,42 +125,57 @@ proptest! {
     }
 }
 
-/// Rewrites a Parquet file with row groups of `rows` rows.
-fn rewrite_with_row_groups(path: &std::path::Path, rows: usize) {
-    let t = read(path);
-    let props = parquet::file::properties::WriterProperties::builder()
-        .set_max_row_group_row_count(Some(rows))
-        .build();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, t.schema(), Some(props)).unwrap();
-    w.write(&t).unwrap();
-    w.close().unwrap();
+/// Generates `borrowers` borrowers into `dir/in` (with `bad_rows` defects)
+/// and rewrites each table in row groups of `rows` rows (None: one), with
+/// `string_ids`, its integer id columns as strings.
+fn generated_ledger(
+    dir: &std::path::Path,
+    borrowers: u64,
+    bad_rows: u64,
+    rows: Option<usize>,
+    string_ids: bool,
+) {
+    use arrow::datatypes::{DataType, Field, Schema};
+    let mut g = GenerateOptions::new(borrowers, 11, dir.join("in"));
+    g.bad_rows = bad_rows;
+    generate(&g).unwrap();
+    for table in ["schedule", "payments", "contacts", "borrowers"] {
+        let path = dir.join(format!("in/{table}.parquet"));
+        let t = read(&path);
+        let schema = t.schema();
+        let (fields, columns): (Vec<Field>, Vec<_>) = schema
+            .fields()
+            .iter()
+            .zip(t.columns())
+            .map(|(f, c)| {
+                if string_ids && ["borrower_id", "loan_id"].contains(&f.name().as_str()) {
+                    let ids = arrow::compute::cast(c, &DataType::Utf8).unwrap();
+                    (Field::new(f.name(), DataType::Utf8, true), ids)
+                } else {
+                    (f.as_ref().clone(), c.clone())
+                }
+            })
+            .unzip();
+        let t =
+            arrow::array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns)
+                .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_max_row_group_row_count(rows)
+            .build();
+        let file = std::fs::File::create(path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(file, t.schema(), Some(props)).unwrap();
+        w.write(&t).unwrap();
+        w.close().unwrap();
+    }
 }
 
 #[test]
 fn range_partitions_skip_row_groups_and_change_no_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let mut g = GenerateOptions::new(600, 11, dir.path().join("in"));
-    g.bad_rows = 12;
-    generate(&g).unwrap();
     // Many small row groups in borrower order, as a large sorted export has.
-    for t in ["schedule", "payments", "contacts", "borrowers"] {
-        rewrite_with_row_groups(&dir.path().join(format!("in/{t}.parquet")), 700);
-    }
-    let root = env!("CARGO_MANIFEST_DIR");
-    let opts = |out: &str, partitions: u32, partition: Option<u32>| RunOptions {
-        model: format!("{root}/models/default").into(),
-        strategy: format!("{root}/strategies/default.toml").into(),
-        inputs: InputPaths::in_dir(&dir.path().join("in")),
-        as_of: ymd(2025, 12, 31),
-        out: dir.path().join(out),
-        tolerance: 0.01,
-        strict: false,
-        partitions,
-        partition,
-        pseudonym: None,
-        drift: Default::default(),
-        held_partitions: dunning::jobs::run::HELD_PARTITIONS,
+    generated_ledger(dir.path(), 600, 12, Some(700), false);
+    let opts = |out: &str, partitions: u32, partition: Option<u32>| {
+        default_night(dir.path(), out, partitions, partition)
     };
     // Without capacity limits, the in-process run writes the night while
     // it scores the partitions, in order: the same bytes and counts.
@@ -200,4 +229,53 @@ fn range_partitions_skip_row_groups_and_change_no_byte() {
     }
     let one = run(&opts("one", 1, None)).unwrap();
     assert_eq!(used, one.inputs[0].used);
+}
+
+#[test]
+fn string_ids_with_empty_partitions_change_no_byte() {
+    // String ids take the hash scheme; with more partitions than borrowers,
+    // most partitions hold no row at all and must still carry string ids.
+    let dir = tempfile::tempdir().unwrap();
+    generated_ledger(dir.path(), 20, 6, None, true);
+    let opts = |out: &str, partitions: u32, partition: Option<u32>| {
+        default_night(dir.path(), out, partitions, partition)
+    };
+    let one = run(&opts("one", 1, None)).unwrap();
+    let many = run(&opts("many", 64, None)).unwrap();
+    for f in ["scored.parquet", "rejects.parquet"] {
+        let a = std::fs::read(dir.path().join("one/2025-12-31").join(f)).unwrap();
+        let b = std::fs::read(dir.path().join("many/2025-12-31").join(f)).unwrap();
+        assert!(a == b, "{f} differs with string ids and empty partitions");
+    }
+    let scored = read(&dir.path().join("one/2025-12-31/scored.parquet"));
+    assert_eq!(
+        scored
+            .schema()
+            .field_with_name("borrower_id")
+            .unwrap()
+            .data_type(),
+        &arrow::datatypes::DataType::Utf8
+    );
+    assert_eq!(one.by_treatment, many.by_treatment);
+    // A partition with no rows, run on its own, still scores string ids
+    // (nobody), under the hash scheme.
+    let empty = (0..64)
+        .map(|i| (i, run(&opts("parts", 64, Some(i))).unwrap()))
+        .find(|(_, m)| m.inputs[0].used == 0)
+        .expect("an empty partition among 64 for 20 borrowers");
+    assert_eq!(empty.1.scored, 0);
+    assert_eq!(
+        empty.1.partition.unwrap().scheme,
+        dunning::contract::PartitionScheme::Hash
+    );
+    let part = read(
+        &dunning::jobs::run::partition_dir(
+            &dir.path().join("parts"),
+            ymd(2025, 12, 31),
+            empty.0,
+            64,
+        )
+        .join("scored.parquet"),
+    );
+    assert_eq!(part.num_rows(), 0);
 }

@@ -57,11 +57,17 @@ pub struct KeyIndex {
 impl KeyIndex {
     /// The distinct non-null ids of the parts' columns, of each part's
     /// column at the rows `row(item)` of its items, sorted. The columns are
-    /// pieces of one id column: they have one type. Chunks of items are
-    /// reduced to their sorted distinct ids in parallel, then merged.
-    pub fn build<T: Sync>(parts: &[(&Column, &[T])], row: impl Fn(&T) -> usize + Sync) -> Self {
-        let keys = match parts.first().map(|p| p.0) {
-            Some(Column::StrId(_)) => {
+    /// pieces of one id column of type `id_type` (given, not taken from the
+    /// parts, so that a table with no rows keeps its column's type). Chunks
+    /// of items are reduced to their sorted distinct ids in parallel, then
+    /// merged.
+    pub fn build<T: Sync>(
+        id_type: IdType,
+        parts: &[(&Column, &[T])],
+        row: impl Fn(&T) -> usize + Sync,
+    ) -> Self {
+        let keys = match id_type {
+            IdType::Str => {
                 let sorted: Vec<Box<str>> = sorted_distinct(parts, &row, |c, r| match c {
                     Column::StrId(a) => a.is_valid(r).then(|| a.value(r)),
                     _ => None,
@@ -76,12 +82,10 @@ impl KeyIndex {
                     .collect();
                 Keys::Str(sorted, map)
             }
-            Some(Column::IntId(_)) => Keys::Int(sorted_distinct(parts, &row, |c, r| match c {
+            IdType::Int => Keys::Int(sorted_distinct(parts, &row, |c, r| match c {
                 Column::IntId(a) => a.is_valid(r).then(|| a.value(r)),
                 _ => None,
             })),
-            // Only id columns reach here (the contract types them), or no part.
-            _ => Keys::Int(Vec::new()),
         };
         Self { keys }
     }
@@ -330,14 +334,18 @@ mod tests {
             Some("a"),
             Some("b"),
         ]));
-        let idx = KeyIndex::build(&[(&col, &[0, 1, 2, 3][..])], |&r| r);
+        let idx = KeyIndex::build(IdType::Str, &[(&col, &[0, 1, 2, 3][..])], |&r| r);
         assert_eq!(idx.len(), 2);
         assert_eq!(idx.lookup(&col, 0), Some(1));
         assert_eq!(idx.lookup(&col, 1), None);
         assert_eq!(idx.lookup(&col, 2), Some(0));
         assert_eq!(idx.display(0), "a");
         let ints = Column::IntId(Int64Array::from(vec![30, 10, 20]));
-        let idx = KeyIndex::build(&[(&ints, &[0, 1][..]), (&ints, &[2][..])], |&r| r);
+        let idx = KeyIndex::build(
+            IdType::Int,
+            &[(&ints, &[0, 1][..]), (&ints, &[2][..])],
+            |&r| r,
+        );
         assert_eq!(idx.lookup(&ints, 0), Some(2));
         assert_eq!(idx.id_type(), IdType::Int);
         // A column of the other type never matches.

@@ -260,7 +260,8 @@ struct Rejector<'a> {
     first: usize,
     rejected: Vec<bool>,
     /// The table row of row 0 of the chunk being judged: [`Rejector::reject`]
-    /// and [`Rejector::ok`] take the chunk's rows ([`Rejector::at`]).
+    /// takes the chunk's rows ([`Rejector::at`]), [`Rejector::reject_row`]
+    /// and [`Rejector::ok_row`] the table's.
     base: usize,
 }
 
@@ -517,8 +518,12 @@ pub fn load(paths: &InputPaths, opts: &LoadOptions) -> Result<Ledger> {
     } else {
         &PAYMENTS_UNTAGGED
     };
-    let (borrowers, loans, schedule, loan_pairs) =
-        load_schedule(&schedule_raw, &mut reports, &mut rejects);
+    let (borrowers, loans, schedule, loan_pairs) = load_schedule(
+        &schedule_raw,
+        (id_type, loan_type),
+        &mut reports,
+        &mut rejects,
+    );
     drop(schedule_raw);
     lap("schedule validated");
     let n = borrowers.len();
@@ -664,6 +669,7 @@ type Checked = (usize, Day, f64);
 
 fn load_schedule(
     raw: &RawTable,
+    (id_type, loan_type): (IdType, Option<IdType>),
     reports: &mut Vec<TableReport>,
     rejects: &mut Vec<Reject>,
 ) -> ScheduleParts {
@@ -713,8 +719,10 @@ fn load_schedule(
             .map(|&(c, rows)| (c.column(col), rows))
             .collect()
     };
-    let borrowers = KeyIndex::build(&of(ids), |c| c.0);
-    let loans = loan_col.map(|l| KeyIndex::build(&of(l), |c| c.0));
+    let borrowers = KeyIndex::build(id_type, &of(ids), |c| c.0);
+    let loans = loan_col
+        .zip(loan_type)
+        .map(|(l, t)| KeyIndex::build(t, &of(l), |c| c.0));
     // Installments and the (borrower, loan) pairs, in parallel pieces.
     let mut bounds = Vec::with_capacity(parts.len());
     let mut at = 0;
@@ -773,8 +781,8 @@ fn load_schedule(
     (borrowers, loans, installments, pairs)
 }
 
-/// Rows per parallel validation chunk (tiny in unit tests, so that their
-/// small tables are split and the merge of chunks is exercised).
+/// Rows per parallel validation piece (tiny in unit tests, so that their
+/// small tables are split and the merge of pieces is exercised).
 const VALIDATE_CHUNK_ROWS: usize = if cfg!(test) { 3 } else { 256 * 1024 };
 
 /// A piece of a table that [`in_chunks`] judged: rows of one chunk.
@@ -1356,16 +1364,36 @@ mod tests {
     /// Each table of a generated ledger with defects, its rows in a
     /// scrambled order (so that defects land in any chunk), written once in
     /// one row group and once in row groups of `rows` rows (a chunk each).
-    fn scrambled_ledger(dir: &std::path::Path, rows: Option<usize>) -> InputPaths {
+    /// A generated ledger with 40 defective rows (and, beside them, a row
+    /// with a null borrower_id in the schedule and the payments and a
+    /// borrower listed twice), its rows in a scrambled order and in row
+    /// groups of `rows` rows (None: one); with `strings`, string ids.
+    fn scrambled_ledger(dir: &std::path::Path, rows: Option<usize>, strings: bool) -> InputPaths {
         use arrow::compute::{concat_batches, take_record_batch};
+        use arrow::datatypes::{DataType, Field, Schema};
         let gen = dir.join("generated");
         if !gen.exists() {
             let mut o = crate::generate::GenerateOptions::new(40, 11, gen.clone());
             o.bad_rows = 40;
             crate::generate::generate(&o).unwrap();
         }
-        let out = dir.join(rows.map_or("whole".to_string(), |r| r.to_string()));
+        let out = dir.join(format!(
+            "{}{}",
+            rows.map_or("whole".to_string(), |r| r.to_string()),
+            if strings { "-strings" } else { "" }
+        ));
         std::fs::create_dir_all(&out).unwrap();
+        let write = |name: &str, all: &arrow::array::RecordBatch| {
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_max_row_group_row_count(rows)
+                .build();
+            let file = std::fs::File::create(out.join(format!("{name}.parquet"))).unwrap();
+            let mut w =
+                parquet::arrow::ArrowWriter::try_new(file, all.schema(), Some(props)).unwrap();
+            w.write(all).unwrap();
+            w.close().unwrap();
+        };
+        let mut borrower_ids = None;
         for name in ["schedule", "payments", "borrowers", "contacts"] {
             let file = std::fs::File::open(gen.join(format!("{name}.parquet"))).unwrap();
             let reader =
@@ -1373,30 +1401,120 @@ mod tests {
                     .unwrap();
             let batches: Vec<_> = reader.map(|b| b.unwrap()).collect();
             let all = concat_batches(&batches[0].schema(), &batches).unwrap();
+            let nullable: Vec<Field> = all
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect();
+            let all = arrow::array::RecordBatch::try_new(
+                std::sync::Arc::new(Schema::new(nullable)),
+                all.columns().to_vec(),
+            )
+            .unwrap();
+            // An all-null row (a null id) or a second copy of the first borrower.
+            let extra = match name {
+                "schedule" | "payments" => Some(None),
+                "borrowers" => Some(Some(0)),
+                _ => None,
+            };
+            let rows_in: Vec<Option<u64>> =
+                (0..all.num_rows() as u64).map(Some).chain(extra).collect();
+            let all = take_record_batch(&all, &arrow::array::UInt64Array::from(rows_in)).unwrap();
             let n = all.num_rows() as u64;
             // A fixed permutation: k -> k * 7919 mod n (7919 is prime, n is not a multiple).
             assert_ne!(n % 7919, 0);
             let order = arrow::array::UInt64Array::from_iter_values((0..n).map(|k| k * 7919 % n));
-            let all = take_record_batch(&all, &order).unwrap();
-            let props = parquet::file::properties::WriterProperties::builder()
-                .set_max_row_group_row_count(rows)
-                .build();
-            let file = std::fs::File::create(out.join(format!("{name}.parquet"))).unwrap();
-            let mut w =
-                parquet::arrow::ArrowWriter::try_new(file, all.schema(), Some(props)).unwrap();
-            w.write(&all).unwrap();
-            w.close().unwrap();
+            let mut all = take_record_batch(&all, &order).unwrap();
+            if strings {
+                let schema = all.schema();
+                let (fields, columns): (Vec<Field>, Vec<_>) = schema
+                    .fields()
+                    .iter()
+                    .zip(all.columns())
+                    .map(|(f, c)| {
+                        if f.name().ends_with("_id") && f.data_type() == &DataType::Int64 {
+                            let c = arrow::compute::cast(c, &DataType::Utf8).unwrap();
+                            (Field::new(f.name(), DataType::Utf8, true), c)
+                        } else {
+                            (f.as_ref().clone(), c.clone())
+                        }
+                    })
+                    .unzip();
+                all = arrow::array::RecordBatch::try_new(
+                    std::sync::Arc::new(Schema::new(fields)),
+                    columns,
+                )
+                .unwrap();
+            }
+            if name == "borrowers" {
+                borrower_ids = all.column_by_name("borrower_id").cloned();
+            }
+            write(name, &all);
         }
-        InputPaths::in_dir(&out)
+        // Two labels per listed borrower (in the borrowers' scrambled order),
+        // then a null label and a second copy of the first.
+        let ids = borrower_ids.unwrap();
+        let n = ids.len() as u64;
+        let pick: Vec<u64> = (0..2 * n).map(|k| k % n).chain([1, 0]).collect();
+        let ids = arrow::compute::take(&ids, &arrow::array::UInt64Array::from(pick.clone()), None)
+            .unwrap();
+        let days = [
+            crate::dates::ymd(2025, 6, 30),
+            crate::dates::ymd(2025, 9, 30),
+        ];
+        let as_of: arrow::array::Date32Array = (0..pick.len())
+            .map(|k| Some(days[usize::from(k as u64 >= n && k as u64 != 2 * n)]))
+            .collect();
+        let repaid: arrow::array::BooleanArray = (0..pick.len() as u64)
+            .map(|k| (k != 2 * n).then_some(k % 3 == 0))
+            .collect();
+        let labels = arrow::array::RecordBatch::try_from_iter([
+            ("borrower_id", ids),
+            (
+                "as_of",
+                std::sync::Arc::new(as_of) as arrow::array::ArrayRef,
+            ),
+            ("repaid", std::sync::Arc::new(repaid)),
+        ])
+        .unwrap();
+        write("labels", &labels);
+        InputPaths {
+            labels: Some(out.join("labels.parquet")),
+            ..InputPaths::in_dir(&out)
+        }
+    }
+
+    /// Loads with two numeric attributes of the borrowers.
+    fn with_attributes() -> LoadOptions {
+        LoadOptions {
+            attributes: vec!["income".into(), "age".into()],
+            ..LoadOptions::default()
+        }
+    }
+
+    /// What a load's rejects say, but for the file names.
+    fn reject_key(r: &Reject) -> (&'static str, u64, Option<&'static str>, String, String) {
+        (
+            r.table,
+            r.row_index,
+            r.column,
+            r.reason.clone(),
+            r.values.clone(),
+        )
     }
 
     #[test]
     fn rows_in_many_chunks_load_as_in_one() {
         let dir = tempfile::tempdir().unwrap();
-        let one = load(&scrambled_ledger(dir.path(), None), &LoadOptions::default()).unwrap();
+        let one = load(
+            &scrambled_ledger(dir.path(), None, false),
+            &with_attributes(),
+        )
+        .unwrap();
         let many = load(
-            &scrambled_ledger(dir.path(), Some(5)),
-            &LoadOptions::default(),
+            &scrambled_ledger(dir.path(), Some(5), false),
+            &with_attributes(),
         )
         .unwrap();
         // Every table came in many chunks, and defects were found in them.
@@ -1416,19 +1534,24 @@ mod tests {
             assert!(raw.chunks.len() > 5, "{name}: {} chunks", raw.chunks.len());
         }
         assert!(one.rejects.len() > 20, "{} rejects", one.rejects.len());
-        // The same rejects (file rows, columns, reasons, ids), but for the file names.
-        let key = |r: &Reject| {
+        // The null ids and both rows of the borrower listed twice are among them.
+        let reasons: Vec<&str> = one.rejects.iter().map(|r| r.reason.as_str()).collect();
+        for (reason, times) in [
+            ("null or empty borrower_id", 2),
+            ("borrower_id appears 2 times; all its rows are rejected", 2),
+            ("null repaid", 1),
             (
-                r.table,
-                r.row_index,
-                r.column,
-                r.reason.clone(),
-                r.values.clone(),
-            )
-        };
+                "(borrower_id, as_of) appears 2 times; all its rows are rejected",
+                2,
+            ),
+        ] {
+            let found = reasons.iter().filter(|&&r| r == reason).count();
+            assert_eq!(found, times, "{reason}: {reasons:?}");
+        }
+        // The same rejects (file rows, columns, reasons, ids), but for the file names.
         assert_eq!(
-            one.rejects.iter().map(key).collect::<Vec<_>>(),
-            many.rejects.iter().map(key).collect::<Vec<_>>()
+            one.rejects.iter().map(reject_key).collect::<Vec<_>>(),
+            many.rejects.iter().map(reject_key).collect::<Vec<_>>()
         );
         let counts = |l: &Ledger| {
             l.reports
@@ -1457,6 +1580,80 @@ mod tests {
         assert_eq!(contacts(&one), contacts(&many));
         assert_eq!(one.flags, many.flags);
         assert_eq!(one.borrower_count(), many.borrower_count());
+        let attributes = |l: &Ledger| {
+            l.attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.values.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(attributes(&one).len(), 2);
+        assert!(one.attributes[1].values.iter().any(Option::is_some));
+        assert_eq!(attributes(&one), attributes(&many));
+        let labels = one.labels.as_ref().unwrap();
+        assert!(labels.len() > 40, "{} labels", labels.len());
+        assert_eq!(one.labels, many.labels);
+    }
+
+    #[test]
+    fn partitions_of_many_chunks_add_up_to_the_whole() {
+        // Row groups of 5 scrambled rows: every partition filters every
+        // decoded batch, and a partition of 64 (for 40 borrowers) may keep
+        // no row at all; with string ids too (the hash scheme's own case).
+        let dir = tempfile::tempdir().unwrap();
+        for strings in [false, true] {
+            let paths = scrambled_ledger(dir.path(), Some(5), strings);
+            let whole = load(&paths, &with_attributes()).unwrap();
+            let id_type = if strings { IdType::Str } else { IdType::Int };
+            assert_eq!(whole.borrowers.id_type(), id_type);
+            for count in [3, 64] {
+                let scheme = super::super::partition_scheme(&paths.schedule, count).unwrap();
+                let mut borrowers = 0;
+                let mut empty = 0;
+                let mut rejects = Vec::new();
+                let mut counts = vec![(0, 0, 0, 0); whole.reports.len()];
+                for index in 0..count {
+                    let opts = LoadOptions {
+                        partition: Some(super::super::Partition {
+                            index,
+                            count,
+                            scheme: scheme.clone(),
+                        }),
+                        ..with_attributes()
+                    };
+                    let part = load(&paths, &opts).unwrap();
+                    assert_eq!(part.borrowers.id_type(), id_type, "partition {index}");
+                    borrowers += part.borrower_count();
+                    empty += usize::from(part.borrower_count() == 0);
+                    rejects.extend(part.rejects.iter().map(reject_key));
+                    for (sum, r) in counts.iter_mut().zip(&part.reports) {
+                        assert_eq!(
+                            r.rows_read,
+                            r.rows_used
+                                + r.rows_rejected
+                                + r.rows_unmatched
+                                + r.rows_other_partitions,
+                            "{r:?}"
+                        );
+                        sum.0 += r.rows_used;
+                        sum.1 += r.rows_rejected;
+                        sum.2 += r.rows_unmatched;
+                        sum.3 += r.rows_read - r.rows_other_partitions;
+                    }
+                }
+                assert_eq!(borrowers, whole.borrower_count(), "{count} partitions");
+                assert_eq!(empty > 0, count == 64, "{count} partitions, {empty} empty");
+                let want: Vec<_> = whole
+                    .reports
+                    .iter()
+                    .map(|r| (r.rows_used, r.rows_rejected, r.rows_unmatched, r.rows_read))
+                    .collect();
+                assert_eq!(counts, want, "{count} partitions");
+                let mut want: Vec<_> = whole.rejects.iter().map(reject_key).collect();
+                want.sort();
+                rejects.sort();
+                assert_eq!(rejects, want, "{count} partitions");
+            }
+        }
     }
 
     #[test]

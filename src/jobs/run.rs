@@ -624,6 +624,15 @@ impl InputHashes {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
+            // The handles are taken once: were this closure to unwind after
+            // taking them, a later call must fail, not hash nothing.
+            if threads.len() != self.tables.len() {
+                return Err(HashFailure {
+                    path: self.tables.first().map(|t| t.1.clone()).unwrap_or_default(),
+                    kind: std::io::ErrorKind::Other,
+                    message: "an earlier attempt to hash the inputs was interrupted".into(),
+                });
+            }
             let mut files = Vec::with_capacity(threads.len());
             let mut failure = None;
             for ((table, path), t) in self.tables.iter().zip(threads) {
