@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, RecordBatch, StringArray};
@@ -537,13 +538,19 @@ fn lock(out_dir: &Path) -> Result<output::dir::DirLock> {
 
 /// The size and SHA-256 of a file, read a block at a time: an input file
 /// is hundreds of MB, and reading it whole would cost as much fresh memory.
-fn sha256_file(path: &Path) -> std::io::Result<(u64, String)> {
+/// Stops with an error at the next block once `stop` is set.
+fn sha256_file(path: &Path, stop: &AtomicBool) -> std::io::Result<(u64, String)> {
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
     let mut hash = Sha256::new();
     let mut block = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other(
+                "hashing stopped: the run ended first",
+            ));
+        }
         match file.read(&mut block) {
             Ok(0) => break,
             Ok(n) => {
@@ -580,9 +587,12 @@ type FileHash = std::result::Result<(u64, String), HashFailure>;
 /// The input files' hashes, computed on threads of their own while the
 /// partitions start reading (the hash reads every byte of every file, and
 /// the largest file alone took the first tenth of a 1M run's wall time
-/// with a core idle). The first caller of [`InputHashes::get`] waits for them.
+/// with a core idle). The first caller of [`InputHashes::get`] waits for them;
+/// dropped before that (a run that failed), it stops them.
 struct InputHashes {
     threads: std::sync::Mutex<Vec<std::thread::JoinHandle<FileHash>>>,
+    /// Set on drop: the threads still hashing stop at their next block.
+    stop: Arc<AtomicBool>,
     tables: Vec<(&'static str, PathBuf)>,
     /// Hashes of the model and strategy files and the as-of date, which
     /// the run id also covers.
@@ -593,12 +603,14 @@ struct InputHashes {
 impl InputHashes {
     /// Starts hashing `tables`' files.
     fn start(tables: Vec<(&'static str, PathBuf)>, rest: [String; 3]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
         let threads = tables
             .iter()
             .map(|(_, path)| {
                 let path = path.clone();
+                let stop = stop.clone();
                 std::thread::spawn(move || {
-                    sha256_file(&path).map_err(|e| HashFailure {
+                    sha256_file(&path, &stop).map_err(|e| HashFailure {
                         kind: e.kind(),
                         message: e.to_string(),
                         path,
@@ -608,6 +620,7 @@ impl InputHashes {
             .collect();
         Self {
             threads: std::sync::Mutex::new(threads),
+            stop,
             tables,
             rest,
             done: std::sync::OnceLock::new(),
@@ -670,6 +683,12 @@ impl InputHashes {
                 source: std::io::Error::new(f.kind, f.message.clone()),
             })
         })
+    }
+}
+
+impl Drop for InputHashes {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -825,7 +844,9 @@ fn score_part(
     let decided = decide_all(strategy, &s, opts.as_of);
     clock.lap("strategy")?;
 
-    // The input hashes were computed while this partition was read.
+    // The input hashes were computed while this partition was read. A file
+    // that could not be hashed fails the run here, before anything is
+    // written (a file that cannot be read has failed the load before).
     let hashed = prep.hashes.get()?;
     let inputs = hashed
         .files
@@ -1593,7 +1614,7 @@ fn score_partitions(
     clock: &mut Stopwatch,
     mut in_order: impl FnMut(&PartOutput, Option<RecordBatch>) -> Result<()>,
 ) -> Result<Vec<PartOutput>> {
-    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
     use std::sync::{Condvar, Mutex};
     let next = AtomicU32::new(0);
     // The partition `in_order` waits for (or takes next).
@@ -2177,6 +2198,39 @@ mod tests {
         }
         let ok = config("as_of = \"2025-12-31\"\ntolerance = 0.0\npartitions = 2\npartition = 1");
         assert_eq!(ok.unwrap().partition, Some(1));
+    }
+
+    #[test]
+    fn input_hashes_are_the_files_sha256_and_stop_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"abc").unwrap();
+        let missing = dir.path().join("missing");
+        let rest = [String::new(), String::new(), String::new()];
+        let hashes = InputHashes::start(vec![("schedule", a.clone())], rest.clone());
+        let got = hashes.get().unwrap();
+        // SHA-256 of "abc" (FIPS 180-2, appendix B.1).
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        assert_eq!(got.files, vec![("schedule", a.clone(), 3, abc.to_string())]);
+        // The same answer on a second call; the first failing file by table order.
+        assert_eq!(hashes.get().unwrap().run_id, got.run_id);
+        let failing = InputHashes::start(
+            vec![("schedule", a.clone()), ("payments", missing.clone())],
+            rest,
+        );
+        for _ in 0..2 {
+            match failing.get() {
+                Err(Error::Contract(crate::contract::ContractError::Open { path, .. })) => {
+                    assert_eq!(path, missing)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // A stopped hash ends with an error at its next block.
+        let stop = AtomicBool::new(true);
+        assert!(sha256_file(&a, &stop).is_err());
+        stop.store(false, Ordering::Relaxed);
+        assert_eq!(sha256_file(&a, &stop).unwrap(), (3, abc.to_string()));
     }
 
     #[test]
