@@ -22,7 +22,7 @@ fn read(path: &std::path::Path) -> arrow::array::RecordBatch {
 }
 
 /// The options of a nightly run of the ledger in `dir/in` with the default
-/// model, into `dir/out`.
+/// model, into `dir.join(out)`.
 fn run_options(
     dir: &std::path::Path,
     strategy: std::path::PathBuf,

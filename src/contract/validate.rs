@@ -1361,13 +1361,12 @@ mod tests {
         }
     }
 
-    /// Each table of a generated ledger with defects, its rows in a
-    /// scrambled order (so that defects land in any chunk), written once in
-    /// one row group and once in row groups of `rows` rows (a chunk each).
     /// A generated ledger with 40 defective rows (and, beside them, a row
     /// with a null borrower_id in the schedule and the payments and a
-    /// borrower listed twice), its rows in a scrambled order and in row
-    /// groups of `rows` rows (None: one); with `strings`, string ids.
+    /// borrower listed twice) and a labels table, each table's rows in a
+    /// scrambled order (so that defects land in any chunk) and in row
+    /// groups of `rows` rows (None: one; a chunk each); with `strings`,
+    /// string ids.
     fn scrambled_ledger(dir: &std::path::Path, rows: Option<usize>, strings: bool) -> InputPaths {
         use arrow::compute::{concat_batches, take_record_batch};
         use arrow::datatypes::{DataType, Field, Schema};
